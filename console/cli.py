@@ -1,0 +1,202 @@
+"""`sluice`: the command line. Every command goes through the engine facade; bad input exits 2 with no traceback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from scheduler.engine import Engine
+from scheduler.errors import SluiceError
+from scheduler.home import Home
+
+from . import cli_backfill as commands_backfill
+from . import cli_commands as commands
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with errors that name the command."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _common(parser: argparse.ArgumentParser, json_output: bool = False) -> None:
+    parser.add_argument("--home", help="state home (default $SLUICE_HOME or ~/.local/state/sluice)")
+    parser.add_argument("--jobs", help="jobs folder (default HOME/jobs)")
+    if json_output:
+        parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, not {value}")
+    return value
+
+
+def _run_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a run id (a number), not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a run id (a positive number), not {value}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sluice", description="Run batch jobs on a fleet over SSH, durably.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("init", help="create the state home with commented examples")
+    _common(p)
+    p = sub.add_parser("scheduler", help="run the scheduler in the foreground")
+    _common(p)
+    p.add_argument("--poll-interval", type=float, default=0.5, help="seconds between worker polls")
+    p.add_argument("--node-lost-after", type=float, default=60.0, help="seconds before a silent node's attempts are lost")
+    p = sub.add_parser("console", help="open the operator console")
+    _common(p)
+    p.add_argument("--readonly", action="store_true", help="disable every action that changes anything")
+    p = sub.add_parser("demo", help="run the demo on three in-process SSH workers")
+    p.add_argument("--no-console", action="store_true", help="run headless and print progress")
+    p.add_argument("--home", help="keep the demo's state here instead of a throwaway folder")
+
+    p = sub.add_parser("submit", help="submit a run of a job (or many with --params-file)")
+    _common(p, json_output=True)
+    p.add_argument("job")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--queue")
+    p.add_argument("--priority", type=_int)
+    p.add_argument("--key", help="idempotency key: a repeated submit returns the existing run")
+    p.add_argument("--params-file", help="JSON lines: one object of params per run, all in one transaction")
+
+    p = sub.add_parser("runs", help="list runs, newest first")
+    _common(p, json_output=True)
+    p.add_argument("--status", action="append", default=[], help="filter by status (repeatable)")
+    p.add_argument("--job")
+    p.add_argument("--queue")
+    p.add_argument("--node")
+    p.add_argument("--backfill", type=_positive_int)
+    p.add_argument("--limit", type=_positive_int, default=50)
+    p = sub.add_parser("show", help="a run with its attempts, checkpoints and events")
+    _common(p, json_output=True)
+    p.add_argument("run", type=_run_id)
+    p = sub.add_parser("logs", help="a run's output, byte for byte")
+    _common(p)
+    p.add_argument("run", type=_run_id)
+    p.add_argument("--attempt", type=_positive_int)
+    p.add_argument("--stderr", action="store_true")
+    p.add_argument("-f", "--follow", action="store_true")
+    p = sub.add_parser("wait", help="wait for runs to end: exit 0 all succeeded, 1 some did not, 3 timeout")
+    _common(p, json_output=True)
+    p.add_argument("runs", type=_run_id, nargs="+")
+    p.add_argument("--timeout", type=float)
+
+    for name, help_text in (("cancel", "cancel runs (running ones are killed: TERM, grace, KILL)"),
+                            ("retry", "queue a new attempt of ended runs, from their latest checkpoint")):
+        p = sub.add_parser(name, help=help_text)
+        _common(p, json_output=True)
+        p.add_argument("runs", type=_run_id, nargs="+")
+        if name == "cancel":
+            p.add_argument("--reason")
+        else:
+            p.add_argument("--from-scratch", action="store_true", help="ignore checkpoints")
+    p = sub.add_parser("priority", help="change a run's priority")
+    _common(p)
+    p.add_argument("run", type=_run_id)
+    p.add_argument("priority", type=_int)
+
+    p = sub.add_parser("jobs", help="job definitions, validated")
+    _common(p, json_output=True)
+    p = sub.add_parser("nodes", help="worker nodes: state, slots, last error")
+    _common(p, json_output=True)
+    for name in ("drain", "undrain"):
+        p = sub.add_parser(name, help=f"{name} a node")
+        _common(p)
+        p.add_argument("node")
+        if name == "drain":
+            p.add_argument("--reason")
+    p = sub.add_parser("queues", help="queues with counts")
+    _common(p, json_output=True)
+    for name in ("pause", "resume"):
+        p = sub.add_parser(name, help=f"{name} a queue")
+        _common(p)
+        p.add_argument("queue")
+    p = sub.add_parser("events", help="the audit log, newest first")
+    _common(p, json_output=True)
+    p.add_argument("--limit", type=_positive_int, default=50)
+    p.add_argument("--kind")
+    p.add_argument("--actor")
+
+    commands_backfill.add_parsers(sub, _common, _positive_int, _int)
+    return parser
+
+
+HANDLERS: dict[str, Callable[[Engine, argparse.Namespace], Awaitable[int]]] = {
+    "submit": commands.submit, "runs": commands.runs, "show": commands.show, "logs": commands.logs,
+    "wait": commands.wait, "cancel": commands.cancel, "retry": commands.retry, "priority": commands.priority,
+    "jobs": commands.jobs, "nodes": commands.nodes, "drain": commands.drain, "undrain": commands.drain,
+    "queues": commands.queues, "pause": commands.pause, "resume": commands.pause, "events": commands.events,
+    **commands_backfill.HANDLERS,
+}
+
+
+async def _with_engine(args: argparse.Namespace) -> int:
+    home = Home.resolve(args.home, args.jobs)
+    engine = await Engine.open(home)
+    try:
+        return await HANDLERS[args.command](engine, args)
+    finally:
+        await engine.close()
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    if args.command == "init":
+        from .cli_init import init_home
+
+        return init_home(Home.resolve(args.home, args.jobs))
+    if args.command == "scheduler":
+        from .cli_scheduler import run_scheduler
+
+        return run_scheduler(Home.resolve(args.home, args.jobs), args.poll_interval, args.node_lost_after)
+    if args.command == "demo":
+        from .cli_demo import run_demo
+
+        return run_demo(Path(args.home) if args.home else None, console=not args.no_console)
+    if args.command == "console":
+        from .app import run_console
+
+        return run_console(Home.resolve(args.home, args.jobs), readonly=args.readonly)
+    return asyncio.run(_with_engine(args))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return dispatch(args)
+    except SluiceError as exc:
+        print(f"sluice: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

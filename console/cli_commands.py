@@ -1,0 +1,248 @@
+"""Handlers of the run, node and queue commands: parse nothing, print results, return the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from scheduler.engine import ActionResult, Engine
+from scheduler.errors import UsageError
+from scheduler.jobspec import parse_param_args
+from scheduler.states import TERMINAL, RunStatus
+from scheduler.store.queries import RunFilter
+
+from .output import EventOut, NodeOut, QueueOut, RunDetailOut, RunOut
+from .cli_tables import print_table
+
+
+def _json(document: Any) -> None:
+    print(json.dumps(document, indent=2))
+
+
+async def submit(engine: Engine, args: argparse.Namespace) -> int:
+    if args.params_file:
+        if args.param or args.key:
+            raise UsageError("--params-file goes without -p and --key")
+        params_list = _read_params_file(Path(args.params_file))
+        run_ids = await engine.submit_many(args.job, params_list, args.queue, args.priority)
+        if args.json:
+            _json({"run_ids": run_ids})
+        else:
+            print("\n".join(str(run_id) for run_id in run_ids))
+        return 0
+    run_id, created = await engine.submit(args.job, parse_param_args(args.param), args.queue, args.priority, args.key)
+    if args.json:
+        _json({"run_id": run_id, "created": created})
+    else:
+        print(run_id)
+        if not created:
+            print(f"sluice: key {args.key!r} was submitted before: run {run_id}", file=sys.stderr)
+    return 0
+
+
+def _read_params_file(path: Path) -> list[dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--params-file {path}: cannot read: {exc}") from None
+    params_list = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            params = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{path}:{number}: not JSON: {exc.msg}") from None
+        if not isinstance(params, dict):
+            raise UsageError(f"{path}:{number}: expected a JSON object of params, got {type(params).__name__}")
+        params_list.append(params)
+    if not params_list:
+        raise UsageError(f"{path}: no lines to submit")
+    return params_list
+
+
+def _filter(args: argparse.Namespace) -> RunFilter:
+    statuses = tuple(args.status)
+    for status in statuses:
+        if status not in set(RunStatus):
+            raise UsageError(f"--status {status!r}: expected one of {', '.join(s.value for s in RunStatus)}")
+    return RunFilter(statuses=statuses, job=args.job, queue=args.queue, node=args.node, backfill_id=args.backfill)
+
+
+async def runs(engine: Engine, args: argparse.Namespace) -> int:
+    found = await engine.runs(_filter(args), args.limit)
+    reasons = await engine.wait_reasons(found)
+    if args.json:
+        _json({"runs": [RunOut.of(run, reasons.get(run.id)).model_dump() for run in found]})
+        return 0
+    rows = [[str(run.id), run.job, run.status, run.partition or "", run.queue, str(run.attempt), run.node or "",
+             "" if run.exit_code is None else str(run.exit_code), run.created_at[:19], reasons.get(run.id, "")]
+            for run in found]
+    print_table(["ID", "JOB", "STATUS", "PARTITION", "QUEUE", "TRY", "NODE", "EXIT", "CREATED", "WHY WAITING"], rows)
+    return 0
+
+
+async def show(engine: Engine, args: argparse.Namespace) -> int:
+    detail = await engine.run_detail(args.run)
+    reason = (await engine.wait_reasons([detail.run])).get(detail.run.id)
+    out = RunDetailOut.of_detail(detail, reason)
+    if args.json:
+        _json(out.model_dump())
+        return 0
+    run = detail.run
+    print(f"run {run.id}  {run.job}  {run.status.upper()}" + (f"  ({reason})" if reason else ""))
+    print(f"  queue {run.queue}  priority {run.priority}  partition {run.partition or '-'}  params {run.params}")
+    print(f"  created {run.created_at}  started {run.started_at or '-'}  ended {run.ended_at or '-'}")
+    if detail.attempts:
+        print("attempts:")
+        for a in out.attempts:
+            progress = f"  progress {a.progress['done']:g}/{a.progress['total']:g}" if a.progress else ""
+            print(f"  #{a.number} {a.status} on {a.node}  exit {a.exit_code if a.exit_code is not None else '-'}"
+                  f"  reason {a.reason or '-'}  {a.started_at} -> {a.ended_at or '…'}{progress}"
+                  + (f"\n     {a.error}" if a.error else "") + (f"\n     LOG: {a.log_error}" if a.log_error else ""))
+    if detail.checkpoints:
+        print("checkpoints:")
+        for checkpoint in detail.checkpoints:
+            print(f"  {checkpoint.at}  attempt {checkpoint.attempt}  {checkpoint.value}")
+    print("events:")
+    for event in detail.events:
+        change = f"{event.old_status or ''} -> {event.new_status}" if event.new_status else ""
+        print(f"  {event.at}  {event.kind:<18} {change:<24} {event.actor or ''}  {event.detail or ''}")
+    return 0
+
+
+async def logs(engine: Engine, args: argparse.Namespace) -> int:
+    run = await engine.run(args.run)
+    attempt = args.attempt or run.attempt
+    if attempt < 1 or attempt > max(run.attempt, 0):
+        raise UsageError(f"run {run.id} has no attempt {attempt} (it has {run.attempt})")
+    stream = "stderr" if args.stderr else "stdout"
+    out = sys.stdout.buffer
+    offset = 0
+    while True:
+        chunk = engine.read_log(run.id, attempt, stream, offset, 1 << 20)
+        while chunk:
+            out.write(chunk)
+            offset += len(chunk)
+            chunk = engine.read_log(run.id, attempt, stream, offset, 1 << 20)
+        out.flush()
+        if not args.follow:
+            return 0
+        current = await engine.attempt(run.id, attempt)
+        if current is not None and current.ended_at is not None and offset >= engine.log_size(run.id, attempt, stream):
+            return 0
+        await asyncio.sleep(0.25)
+
+
+async def wait(engine: Engine, args: argparse.Namespace) -> int:
+    for run_id in args.runs:
+        await engine.run(run_id)
+    deadline = time.monotonic() + args.timeout if args.timeout is not None else None
+    while True:
+        found = {run_id: await engine.run(run_id) for run_id in args.runs}
+        if all(run.status in TERMINAL for run in found.values()):
+            ok = all(run.status == RunStatus.SUCCEEDED for run in found.values())
+            if args.json:
+                _json({"runs": [RunOut.of(run).model_dump() for run in found.values()], "all_succeeded": ok})
+            else:
+                for run in found.values():
+                    print(f"{run.id} {run.status}")
+            return 0 if ok else 1
+        if deadline is not None and time.monotonic() >= deadline:
+            if args.json:
+                _json({"runs": [RunOut.of(run).model_dump() for run in found.values()], "timed_out": True})
+            else:
+                pending = [str(run.id) for run in found.values() if run.status not in TERMINAL]
+                print(f"sluice: timed out waiting for {', '.join(pending)}", file=sys.stderr)
+            return 3
+        await asyncio.sleep(0.2)
+
+
+def _report(results: list[ActionResult], as_json: bool) -> int:
+    if as_json:
+        _json({"results": [{"run_id": r.run_id, "ok": r.ok, "message": r.message} for r in results]})
+    else:
+        for result in results:
+            print(result.message, file=sys.stdout if result.ok else sys.stderr)
+    return 0 if all(result.ok for result in results) else 1
+
+
+async def cancel(engine: Engine, args: argparse.Namespace) -> int:
+    return _report(await engine.cancel(args.runs, args.reason), args.json)
+
+
+async def retry(engine: Engine, args: argparse.Namespace) -> int:
+    return _report(await engine.retry(args.runs, from_scratch=args.from_scratch), args.json)
+
+
+async def priority(engine: Engine, args: argparse.Namespace) -> int:
+    await engine.set_priority(args.run, args.priority)
+    print(f"run {args.run} priority {args.priority}")
+    return 0
+
+
+async def jobs(engine: Engine, args: argparse.Namespace) -> int:
+    definitions = engine.jobs()
+    if args.json:
+        _json({"jobs": [job.model_dump(mode="json") for job in definitions.values()]})
+        return 0
+    rows = [[job.name, job.queue, str(job.priority), job.partition.kind if job.partition else "",
+             job.schedule or "", ",".join(job.after), str(job.retry.max_attempts), job.description[:40]]
+            for job in definitions.values()]
+    print_table(["JOB", "QUEUE", "PRIO", "PARTITION", "SCHEDULE", "AFTER", "TRIES", "DESCRIPTION"], rows)
+    return 0
+
+
+async def nodes(engine: Engine, args: argparse.Namespace) -> int:
+    views = await engine.nodes()
+    if args.json:
+        _json({"nodes": [NodeOut.of(view).model_dump() for view in views]})
+        return 0
+    rows = [[v.config.name, f"{v.config.host}:{v.config.port}", v.status, f"{v.slots_used}/{v.config.slots}",
+             ",".join(v.config.labels), (v.state.last_error or "") if v.state else ""] for v in views]
+    print_table(["NODE", "ADDRESS", "STATE", "SLOTS", "LABELS", "LAST ERROR"], rows)
+    if not engine.scheduler_running():
+        print("(no scheduler is running for this home: states are as last seen)", file=sys.stderr)
+    return 0
+
+
+async def drain(engine: Engine, args: argparse.Namespace) -> int:
+    draining = args.command == "drain"
+    await engine.set_drained(args.node, draining, getattr(args, "reason", None))
+    print(f"node {args.node} {'drained: no new runs go there' if draining else 'undrained'}")
+    return 0
+
+
+async def queues(engine: Engine, args: argparse.Namespace) -> int:
+    found = await engine.queues()
+    if args.json:
+        _json({"queues": [QueueOut.of(queue).model_dump() for queue in found]})
+        return 0
+    rows = [[queue.name, str(queue.priority), str(queue.max_running or "-"), "paused" if queue.paused else "",
+             str(queue.counts.get("queued", 0)), str(queue.counts.get("running", 0)),
+             str(queue.counts.get("failed", 0)), str(queue.counts.get("succeeded", 0))] for queue in found]
+    print_table(["QUEUE", "PRIO", "MAX", "PAUSED", "QUEUED", "RUNNING", "FAILED", "SUCCEEDED"], rows)
+    return 0
+
+
+async def pause(engine: Engine, args: argparse.Namespace) -> int:
+    paused = args.command == "pause"
+    await engine.set_queue_paused(args.queue, paused)
+    print(f"queue {args.queue} {'paused' if paused else 'resumed'}")
+    return 0
+
+
+async def events(engine: Engine, args: argparse.Namespace) -> int:
+    found = await engine.events(args.limit, kind=args.kind, actor=args.actor)
+    if args.json:
+        _json({"events": [EventOut.of(event).model_dump() for event in found]})
+        return 0
+    rows = [[str(e.id), e.at[:19], e.kind, str(e.run_id or ""), f"{e.old_status or ''}>{e.new_status or ''}"
+             if e.new_status else "", e.actor or "", (e.detail or "")[:60]] for e in found]
+    print_table(["ID", "AT", "KIND", "RUN", "CHANGE", "ACTOR", "DETAIL"], rows)
+    return 0

@@ -1,0 +1,169 @@
+"""`sluice demo`: three in-process SSH workers on loopback, the sample jobs, a realistic mix, the scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import shutil
+import sys
+import tempfile
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from scheduler.config import load_nodes
+from scheduler.engine import Engine
+from scheduler.home import Home, private_dir, write_private
+from scheduler.localnode import LocalFleet, node_toml_table
+from scheduler.scheduler import Scheduler, SchedulerSettings
+from scheduler.ssh.executor import SshExecutor
+from scheduler.states import TERMINAL
+
+from .samples import sample_jobs_dir
+
+WORKERS = ("worker-1", "worker-2", "worker-3")
+#: job -> the status the demo expects it to end in.
+EXPECTED = {"hello": "succeeded", "daily_report": "succeeded", "long_export": "succeeded",
+            "flaky_sync": "succeeded", "doomed_migration": "failed", "etl_extract": "succeeded",
+            "etl_transform": "succeeded", "etl_load": "succeeded"}
+
+
+class DemoWorld:
+    """The demo's workers and scheduler, all in one event loop."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.home = Home(root / "home")
+        self.fleet = LocalFleet(root / "keys")
+        self.stop = asyncio.Event()
+        self.scheduler_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.home.ensure()
+        private_dir(self.home.jobs_dir)
+        for sample in sample_jobs_dir().glob("*.toml"):
+            if sample.stem != "nightly_rollup":  # a cron job would only clutter a short demo
+                shutil.copyfile(sample, self.home.jobs_dir / sample.name)
+        tables = []
+        for name in WORKERS:
+            info = await self.fleet.start_node(name)
+            tables.append(node_toml_table(
+                name=name, host=info.host, port=info.port, user=getpass.getuser(),
+                identity_file=self.fleet.client_key_path, known_hosts=self.fleet.known_hosts_path, slots=3,
+                labels=["etl"] if name != "worker-3" else ["etl", "scan"],
+                workdir=str(self.root / "workers" / name)))
+        write_private(self.home.nodes_file, "\n".join(tables))
+        nodes = load_nodes(self.home.nodes_file)
+        scheduler = Scheduler(self.home, SshExecutor(nodes), nodes, settings=SchedulerSettings(poll_interval=0.3))
+        self.scheduler_task = asyncio.ensure_future(scheduler.run(self.stop))
+
+    async def submit_mix(self) -> list[int]:
+        async with await Engine.open(self.home) as engine:
+            run_ids = []
+            for who in ("alice", "bob", "carol"):
+                run_ids.append((await engine.submit("hello", {"who": who}))[0])
+            for region in ("eu-west", "us-east"):
+                run_ids.append((await engine.submit("daily_report", {"region": region}))[0])
+            run_ids.append((await engine.submit("long_export", {"chunks": "12", "chunk_seconds": "1"}))[0])
+            run_ids.append((await engine.submit("flaky_sync", {}))[0])
+            run_ids.append((await engine.submit("doomed_migration", {}))[0])
+            today = datetime.now(UTC).date()
+            first, last = str(today - timedelta(days=5)), str(today - timedelta(days=1))
+            for job in ("etl_extract", "etl_transform", "etl_load"):
+                plan = await engine.plan_backfill(job, range_from=first, range_to=last, max_parallel=2)
+                _, ids = await engine.create_backfill(plan)
+                run_ids += ids
+            return run_ids
+
+    async def close(self) -> None:
+        self.stop.set()
+        if self.scheduler_task is not None:
+            await self.scheduler_task
+        await self.fleet.close()
+
+
+async def _follow(world: DemoWorld, run_ids: list[int]) -> bool:
+    """Print events as they happen until every run of the mix has ended; True when each ended as expected."""
+    async with await Engine.open(world.home) as engine:
+        last_event = 0
+        while True:
+            events = sorted(await engine.events(500), key=lambda event: event.id)
+            for event in events:
+                if event.id > last_event and event.run_id is not None and event.new_status:
+                    print(f"{event.at[11:19]}  run {event.run_id:>3}  {event.old_status or '':>10} -> "
+                          f"{event.new_status:<10} {event.detail or ''}")
+                last_event = max(last_event, event.id)
+            runs = [await engine.run(run_id) for run_id in run_ids]
+            if all(run.status in TERMINAL for run in runs):
+                break
+            await asyncio.sleep(0.5)
+        print()
+        ok = True
+        for run in runs:
+            expected = EXPECTED.get(run.job, "succeeded")
+            mark = "ok " if run.status == expected else "UNEXPECTED"
+            ok &= run.status == expected
+            print(f"{mark:<4} run {run.id:>3}  {run.job:<17} {run.partition or '':<11} {run.status:<10} "
+                  f"attempts {run.attempt}")
+        return ok
+
+
+async def _headless(root: Path) -> int:
+    world = DemoWorld(root)
+    try:
+        await world.start()
+        run_ids = await world.submit_mix()
+        print(f"sluice demo: home {world.home.root}; 3 workers on loopback; {len(run_ids)} runs submitted\n")
+        ok = await _follow(world, run_ids)
+    finally:
+        await world.close()
+    print("\ndemo complete: every run ended as expected" if ok else "\ndemo: some runs did not end as expected")
+    print(f"explore it: sluice runs --home {world.home.root}   sluice show RUN --home {world.home.root}")
+    return 0 if ok else 1
+
+
+def _with_console(root: Path) -> int:
+    """Workers and scheduler in a background thread's loop; the console owns the main thread."""
+    from .app import run_console
+
+    ready = threading.Event()
+    state: dict[str, object] = {}
+
+    def background() -> None:
+        async def main() -> None:
+            world = DemoWorld(root)
+            state["world"], state["loop"] = world, asyncio.get_running_loop()
+            try:
+                await world.start()
+                await world.submit_mix()
+                ready.set()
+                await world.stop.wait()
+            finally:
+                ready.set()
+                await world.close()
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=background, name="sluice-demo", daemon=True)
+    thread.start()
+    ready.wait(60)
+    world = state.get("world")
+    if not isinstance(world, DemoWorld):
+        print("sluice demo: the workers did not start", file=sys.stderr)
+        return 1
+    try:
+        return run_console(world.home)
+    finally:
+        loop = state["loop"]
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(world.stop.set)  # type: ignore[attr-defined]
+        thread.join(10)
+
+
+def run_demo(root: Path | None, console: bool = True) -> int:
+    root = root or Path(tempfile.mkdtemp(prefix="sluice-demo-"))
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if console and sys.stdout.isatty():
+        return _with_console(root)
+    return asyncio.run(_headless(root))

@@ -1,0 +1,37 @@
+"""`sluice scheduler`: run the scheduler in the foreground until SIGTERM or SIGINT; jobs keep running."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from scheduler.config import load_jobs, load_nodes
+from scheduler.home import Home
+from scheduler.scheduler import Scheduler, SchedulerSettings
+from scheduler.ssh.executor import SshExecutor
+
+
+def run_scheduler(home: Home, poll_interval: float, node_lost_after: float) -> int:
+    home.ensure()
+    nodes = load_nodes(home.nodes_file)
+    jobs = load_jobs(home.jobs_dir)  # refuse to start on an invalid job file: exit 2 naming it
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    print(f"sluice scheduler: home {home.root}, {len(nodes)} nodes, {len(jobs)} jobs; "
+          "SIGTERM or Ctrl-C stops dispatching (jobs keep running on the workers)", file=sys.stderr)
+    if not nodes:
+        print(f"sluice scheduler: warning: no nodes in {home.nodes_file}; runs will wait", file=sys.stderr)
+    settings = SchedulerSettings(poll_interval=poll_interval, node_lost_after=node_lost_after)
+    asyncio.run(_serve(home, nodes, settings))
+    return 0
+
+
+async def _serve(home: Home, nodes: list, settings: SchedulerSettings) -> None:  # type: ignore[type-arg]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    scheduler = Scheduler(home, SshExecutor(nodes), nodes, settings=settings)
+    await scheduler.run(stop)
+    print("sluice scheduler: stopped; running jobs were left running and will be re-attached", file=sys.stderr)

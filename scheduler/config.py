@@ -1,0 +1,255 @@
+"""TOML configuration at the edge: nodes.toml, queues.toml and job definitions, validated by pydantic."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .durations import parse_duration
+from .errors import ConfigError
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+PARAM_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+DEFAULT_MAX_PARTITIONS = 50_000
+
+
+def _duration(value: Any) -> float:
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return parse_duration(value)
+    raise ValueError("expected a duration such as \"30s\", \"15m\", \"1h30m\" or \"2d\"")
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+ParamValue = str | int | float | bool
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NodeConfig(Frozen):
+    name: str = Field(pattern=NAME_PATTERN)
+    host: str = Field(min_length=1, max_length=255)
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str | None = Field(default=None, min_length=1, max_length=64)
+    identity_file: str | None = None
+    known_hosts: str | None = None
+    slots: int = Field(default=4, ge=1, le=1024)
+    labels: list[str] = Field(default_factory=list)
+    workdir: str = "~/.sluice"
+
+    @field_validator("host", "workdir")
+    @classmethod
+    def _no_control_chars(cls, value: str) -> str:
+        if any(ord(ch) < 32 for ch in value):
+            raise ValueError("must not contain control characters")
+        return value
+
+
+class NodesFile(Frozen):
+    node: list[NodeConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> NodesFile:
+        seen: set[str] = set()
+        for node in self.node:
+            if node.name in seen:
+                raise ValueError(f"node name {node.name!r} is used twice")
+            seen.add(node.name)
+        return self
+
+
+class QueueConfig(Frozen):
+    name: str = Field(pattern=NAME_PATTERN)
+    priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
+    max_running: int | None = Field(default=None, ge=1)
+
+
+class QueuesFile(Frozen):
+    queue: list[QueueConfig] = Field(default_factory=list)
+
+
+class RetryPolicy(Frozen):
+    max_attempts: int = Field(default=1, ge=1, le=1000)
+    backoff: Duration = 10.0
+    max_backoff: Duration = 600.0
+    #: Retry only these exit codes; None means any non-zero code.
+    on_exit_codes: list[int] | None = None
+    #: Whether an attempt lost with its node counts against max_attempts.
+    node_lost_consumes_attempt: bool = False
+
+
+class PartitionSpec(Frozen):
+    param: str = Field(pattern=PARAM_PATTERN)
+    kind: Literal["daily", "hourly", "monthly", "list"]
+    values: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _values_match_kind(self) -> PartitionSpec:
+        if self.kind == "list" and not self.values:
+            raise ValueError("kind = \"list\" needs a non-empty values = [...]")
+        if self.kind != "list" and self.values is not None:
+            raise ValueError(f"values = [...] only goes with kind = \"list\", not {self.kind!r}")
+        return self
+
+
+class JobDefinition(Frozen):
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    command: str = Field(min_length=1, max_length=100_000)
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+    queue: str = Field(default="default", pattern=NAME_PATTERN)
+    priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
+    timeout: Duration | None = None
+    workdir: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    labels: list[str] = Field(default_factory=list)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    partition: PartitionSpec | None = None
+    schedule: str | None = None
+    timezone: str = "UTC"
+    catchup: bool = False
+    after: list[str] = Field(default_factory=list)
+    kill_grace: Duration = 30.0
+    checkpoint_exit_code: int = Field(default=85, ge=1, le=255)
+
+    @field_validator("params")
+    @classmethod
+    def _param_names(cls, params: dict[str, ParamValue]) -> dict[str, ParamValue]:
+        for name in params:
+            if not re.match(PARAM_PATTERN, name):
+                raise ValueError(f"param name {name!r} must be letters, digits and _, not starting with a digit")
+        return params
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
+        for name, value in env.items():
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+                raise ValueError(f"env name {name!r} must be letters, digits and _")
+            if "\x00" in value:
+                raise ValueError(f"env {name} contains a NUL byte")
+        return env
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, schedule: str | None) -> str | None:
+        if schedule is None:
+            return None
+        from .cron import validate_cron
+        from .errors import UsageError
+
+        try:
+            validate_cron(schedule)
+        except UsageError as exc:
+            raise ValueError(str(exc)) from None
+        return schedule
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, name: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(name)
+        except Exception:
+            raise ValueError(f"{name!r} is not a known time zone (e.g. \"UTC\", \"Europe/Paris\")") from None
+        return name
+
+    @model_validator(mode="after")
+    def _partition_param(self) -> JobDefinition:
+        if self.catchup and not self.schedule:
+            raise ValueError("catchup = true needs a schedule")
+        return self
+
+    def param_names(self) -> set[str]:
+        names = set(self.params)
+        if self.partition:
+            names.add(self.partition.param)
+        return names
+
+
+def format_validation_error(source: str, error: ValidationError) -> str:
+    """One paragraph naming the file, each field path and what is expected."""
+    problems = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling; see `sluice init` for an example)"
+        elif item["type"] == "missing":
+            message = "required field is missing"
+        problems.append(f"{path}: {message}")
+    return f"{source}: " + "; ".join(problems)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
+
+
+def load_nodes(path: Path) -> list[NodeConfig]:
+    """Nodes from nodes.toml; a missing file means no nodes."""
+    if not path.exists():
+        return []
+    try:
+        return NodesFile.model_validate(read_toml(path)).node
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(str(path), exc)) from None
+
+
+def load_queues(path: Path) -> list[QueueConfig]:
+    if not path.exists():
+        return []
+    try:
+        return QueuesFile.model_validate(read_toml(path)).queue
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(str(path), exc)) from None
+
+
+def load_job_file(path: Path) -> JobDefinition:
+    data = read_toml(path)
+    data.setdefault("name", path.stem)
+    try:
+        return JobDefinition.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(str(path), exc)) from None
+
+
+def load_jobs(directory: Path) -> dict[str, JobDefinition]:
+    """Every *.toml in the jobs folder; any invalid file is an error naming it."""
+    if not directory.is_dir():
+        return {}
+    jobs: dict[str, JobDefinition] = {}
+    origin: dict[str, Path] = {}
+    for path in sorted(directory.glob("*.toml")):
+        job = load_job_file(path)
+        if job.name in jobs:
+            raise ConfigError(f"{path}: name: job {job.name!r} is already defined in {origin[job.name]}")
+        jobs[job.name] = job
+        origin[job.name] = path
+    for job in jobs.values():
+        for upstream in job.after:
+            if upstream not in jobs:
+                raise ConfigError(f"{origin[job.name]}: after: unknown job {upstream!r}")
+    return jobs

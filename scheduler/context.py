@@ -1,0 +1,62 @@
+"""Build a DispatchContext from the store: used by the dispatch pass and by wait-reason explanations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import aiosqlite
+
+from .config import NodeConfig
+from .gating import DispatchContext, NodeSlots
+from .models import Run
+from .store import queries as q
+
+#: (node name) -> (usable, why not); the scheduler asks its live connections, the console asks the store.
+HealthCheck = Callable[[str], tuple[bool, str | None]]
+
+
+async def load_context(conn: aiosqlite.Connection, nodes: Sequence[NodeConfig], health: HealthCheck) -> DispatchContext:
+    queue_rows = await q.queues(conn)
+    backfills = {backfill.id: backfill for backfill in await q.active_backfills(conn)}
+    used = await q.used_slots_by_node(conn)
+    drained = {state.name: state for state in await q.node_states(conn)}
+    slots = []
+    for node in nodes:
+        usable, why = health(node.name)
+        state = drained.get(node.name)
+        if state is not None and state.drained:
+            usable, why = False, "drained" + (f" ({state.drain_reason})" if state.drain_reason else "")
+        slots.append(NodeSlots(node, used.get(node.name, 0), usable, why))
+    return DispatchContext(
+        queue_paused={row["name"]: bool(row["paused"]) for row in queue_rows},
+        queue_max_running={row["name"]: row["max_running"] for row in queue_rows},
+        running_by_queue=await q.running_counts_by_queue(conn),
+        backfills=backfills,
+        running_by_backfill=await q.running_counts_by_backfill(conn),
+        started_by_backfill=await q.backfill_started_counts(conn, list(backfills)),
+        nodes=slots,
+    )
+
+
+async def fill_upstream_blocks(conn: aiosqlite.Connection, context: DispatchContext, runs: Sequence[Run]) -> None:
+    """For runs with `after`, record which upstream partition is not done yet and in what state."""
+    for run in runs:
+        for upstream in run.definition.get("after", []):
+            status = await q.upstream_status(conn, upstream, run.partition)
+            if status != "succeeded":
+                where = f" partition {run.partition}" if run.partition else ""
+                state = {None: "has no run yet", "failed": "FAILED", "cancelled": "was cancelled",
+                         "timed_out": "TIMED OUT"}.get(status, f"is {status}")
+                context.upstream_blocks[run.id] = f"waiting for upstream {upstream}{where}, which {state}"
+                break
+
+
+def store_health(states: dict[str, tuple[str, str | None]]) -> HealthCheck:
+    """Health as the scheduler last recorded it in the store (for processes without live connections)."""
+    def check(name: str) -> tuple[bool, str | None]:
+        state, error = states.get(name, ("unknown", None))
+        if state in ("up", "unknown"):
+            return True, None
+        return False, f"{state}: {error}" if error else state
+
+    return check

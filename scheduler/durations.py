@@ -1,0 +1,45 @@
+"""Parse and format durations such as "30m", "1h30m", "45s", "2d"."""
+
+from __future__ import annotations
+
+import re
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+MAX_SECONDS = 366 * 86400.0
+
+
+def parse_duration(text: str | int | float) -> float:
+    """Seconds in `text`; raises ValueError with what is expected."""
+    if isinstance(text, bool):
+        raise ValueError("expected a duration such as \"30s\", \"15m\", \"1h30m\" or \"2d\"")
+    if isinstance(text, int | float):
+        seconds = float(text)
+    else:
+        compact = text.strip().replace(" ", "")
+        pos, seconds = 0, 0.0
+        for match in _PART.finditer(compact):
+            if match.start() != pos:
+                break
+            seconds += float(match.group(1)) * _UNITS[match.group(2)]
+            pos = match.end()
+        if not compact or pos != len(compact):
+            raise ValueError(
+                f"{text!r} is not a duration: expected a number with a unit, such as \"30s\", \"15m\", \"1h30m\" or \"2d\""
+            )
+    if seconds < 0 or seconds > MAX_SECONDS:
+        raise ValueError(f"{text!r} is out of range: expected between 0 and 366 days")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Compact human form: 95 -> "1m35s"."""
+    if seconds < 1:
+        return f"{int(seconds * 1000)}ms"
+    whole = int(round(seconds))
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, whole = divmod(whole, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"

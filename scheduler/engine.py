@@ -1,0 +1,420 @@
+"""The engine facade: the one API the CLI and the console call. It never talks SSH; the scheduler does that."""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from . import backfills as bf
+from .config import JobDefinition, NodeConfig, load_jobs, load_nodes, load_queues
+from .context import fill_upstream_blocks, load_context, store_health
+from .errors import NotFound, UsageError
+from .home import Home
+from .jobspec import partition_of, resolve_params
+from .logstore import LogStore
+from .models import Attempt, Backfill, Checkpoint, Event, NodeState, QueueState, Run, to_iso
+from .states import TERMINAL, RunStatus
+from .store import Database, open_database
+from .store import queries as q
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return str(os.getuid())
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    run: Run
+    attempts: list[Attempt]
+    events: list[Event]
+    checkpoints: list[Checkpoint]
+
+
+@dataclass(frozen=True)
+class NodeView:
+    config: NodeConfig
+    state: NodeState | None
+    slots_used: int
+    running: list[int]
+
+    @property
+    def status(self) -> str:
+        if self.state and self.state.drained:
+            return "drained"
+        return self.state.state if self.state else "unknown"
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    run_id: int
+    ok: bool
+    message: str
+
+
+class Engine:
+    """Opens the store of one home; every method is one short transaction, committed before it returns."""
+
+    def __init__(self, home: Home, db: Database, clock: Clock = utcnow, actor: str | None = None) -> None:
+        self.home = home
+        self.db = db
+        self.clock = clock
+        self.actor = actor or os_user()
+        self.logs = LogStore(home.logs_dir)
+
+    @classmethod
+    async def open(cls, home: Home, clock: Clock = utcnow, actor: str | None = None) -> Engine:
+        home.ensure()
+        db = await open_database(home.db_path)
+        engine = cls(home, db, clock, actor)
+        await engine._sync_queues()
+        return engine
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def __aenter__(self) -> Engine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def now(self) -> str:
+        return to_iso(self.clock())
+
+    # --- configuration ------------------------------------------------------------------------------------
+
+    def jobs(self) -> dict[str, JobDefinition]:
+        return load_jobs(self.home.jobs_dir)
+
+    def job(self, name: str) -> JobDefinition:
+        jobs = self.jobs()
+        if name not in jobs:
+            known = ", ".join(sorted(jobs)) or "none"
+            raise NotFound(f"job {name!r} is not defined in {self.home.jobs_dir} (defined: {known})")
+        return jobs[name]
+
+    def node_configs(self) -> list[NodeConfig]:
+        return load_nodes(self.home.nodes_file)
+
+    async def _sync_queues(self) -> None:
+        configured = load_queues(self.home.queues_file)
+        if not configured:
+            return
+        async with self.db.write() as conn:
+            for queue in configured:
+                await q.configure_queue(conn, queue.name, queue.priority, queue.max_running)
+
+    # --- submitting ---------------------------------------------------------------------------------------
+
+    def _new_run(self, job: JobDefinition, params: dict[str, Any], queue: str | None, priority: int | None,
+                 key: str | None = None, **extra: Any) -> q.NewRun:
+        resolved = resolve_params(job, params, extra.pop("partition", None))
+        return q.NewRun(
+            job=job.name, queue=queue or job.queue, priority=job.priority if priority is None else priority,
+            params=resolved, partition=partition_of(job, resolved), definition=job.model_dump(mode="json"),
+            idempotency_key=key, **extra,
+        )
+
+    async def submit(self, job_name: str, params: dict[str, Any], queue: str | None = None,
+                     priority: int | None = None, key: str | None = None) -> tuple[int, bool]:
+        """(run id, created); an existing run is returned for a repeated idempotency key."""
+        new = self._new_run(self.job(job_name), params, queue, priority, key)
+        async with self.db.write() as conn:
+            if key is not None:
+                existing = await q.find_run_by_key(conn, key)
+                if existing is not None:
+                    return existing, False
+            await q.ensure_queue(conn, new.queue)
+            [run_id] = await q.insert_runs(conn, [new], self.now(), self.actor)
+        return run_id, True
+
+    async def submit_many(self, job_name: str, params_list: Sequence[dict[str, Any]], queue: str | None = None,
+                          priority: int | None = None) -> list[int]:
+        """One run per params object, all in one transaction."""
+        job = self.job(job_name)
+        new_runs = []
+        for line, params in enumerate(params_list, start=1):
+            try:
+                new_runs.append(self._new_run(job, params, queue, priority))
+            except UsageError as exc:
+                raise UsageError(f"line {line}: {exc}") from None
+        async with self.db.write() as conn:
+            for name in {new.queue for new in new_runs}:
+                await q.ensure_queue(conn, name)
+            return await q.insert_runs(conn, new_runs, self.now(), self.actor)
+
+    # --- operator actions ---------------------------------------------------------------------------------
+
+    async def cancel(self, run_ids: Sequence[int], reason: str | None = None, kill: bool = True) -> list[ActionResult]:
+        """Cancel queued runs at once; running ones are killed by the scheduler (TERM, grace, KILL)."""
+        results = []
+        async with self.db.write() as conn:
+            for run_id in run_ids:
+                results.append(await self._cancel_one(conn, run_id, reason, kill))
+        return results
+
+    async def _cancel_one(self, conn: Any, run_id: int, reason: str | None, kill: bool) -> ActionResult:
+        run = await q.get_run(conn, run_id)
+        if run is None:
+            return ActionResult(run_id, False, f"run {run_id} does not exist")
+        now = self.now()
+        if run.status in (RunStatus.QUEUED, RunStatus.RETRY_WAIT):
+            await q.transition_run(conn, run_id, RunStatus.CANCELLED, now, kind="cancelled", actor=self.actor,
+                                   detail=reason, ended_at=now, next_attempt_at=None)
+            return ActionResult(run_id, True, f"run {run_id} cancelled")
+        if run.status == RunStatus.RUNNING:
+            if not kill:
+                return ActionResult(run_id, False, f"run {run_id} is running; left to finish")
+            request = json.dumps({"by": self.actor, "reason": reason, "at": now})
+            await q.update_run_fields(conn, run_id, now, cancel_requested=request)
+            await q.insert_event(conn, now, "cancel_requested", run_id=run_id, attempt=run.attempt,
+                                 actor=self.actor, detail=reason)
+            return ActionResult(run_id, True, f"run {run_id} is running: kill requested")
+        return ActionResult(run_id, False, f"run {run_id} has already ended ({run.status})")
+
+    async def retry(self, run_ids: Sequence[int], from_scratch: bool = False) -> list[ActionResult]:
+        """Queue a new attempt of ended runs, from their latest checkpoint unless from_scratch."""
+        results = []
+        async with self.db.write() as conn:
+            for run_id in run_ids:
+                run = await q.get_run(conn, run_id)
+                if run is None:
+                    results.append(ActionResult(run_id, False, f"run {run_id} does not exist"))
+                    continue
+                if run.status not in TERMINAL:
+                    results.append(ActionResult(run_id, False, f"run {run_id} is {run.status}; only ended runs retry"))
+                    continue
+                floor = await q.max_checkpoint_id(conn, run_id) if from_scratch else run.checkpoint_floor
+                detail = "from scratch" if from_scratch else "from the latest checkpoint, if any"
+                await q.transition_run(conn, run_id, RunStatus.QUEUED, self.now(), kind="retry", actor=self.actor,
+                                       detail=detail, attempts_used=0, checkpoint_floor=floor, ended_at=None,
+                                       exit_code=None, cancel_requested=None)
+                results.append(ActionResult(run_id, True, f"run {run_id} queued for attempt {run.attempt + 1}"))
+        return results
+
+    async def set_priority(self, run_id: int, priority: int) -> None:
+        async with self.db.write() as conn:
+            run = await q.get_run(conn, run_id)
+            if run is None:
+                raise NotFound(f"run {run_id} does not exist")
+            now = self.now()
+            await q.update_run_fields(conn, run_id, now, priority=priority)
+            await q.insert_event(conn, now, "priority", run_id=run_id, actor=self.actor,
+                                 detail=f"{run.priority} -> {priority}")
+
+    async def set_drained(self, node: str, drained: bool, reason: str | None = None) -> None:
+        if node not in {config.name for config in self.node_configs()}:
+            raise NotFound(f"node {node!r} is not in {self.home.nodes_file}")
+        async with self.db.write() as conn:
+            now = self.now()
+            await q.set_node_drained(conn, node, drained, reason if drained else None, now)
+            await q.insert_event(conn, now, "drain" if drained else "undrain", actor=self.actor,
+                                 detail=f"node {node}" + (f": {reason}" if reason else ""))
+
+    async def set_queue_paused(self, queue: str, paused: bool) -> None:
+        async with self.db.write() as conn:
+            if not await q.set_queue_paused(conn, queue, paused):
+                known = ", ".join(row["name"] for row in await q.queues(conn)) or "none"
+                raise NotFound(f"queue {queue!r} does not exist (queues: {known})")
+            await q.insert_event(conn, self.now(), "pause" if paused else "resume", actor=self.actor,
+                                 detail=f"queue {queue}")
+
+    # --- queries ------------------------------------------------------------------------------------------
+
+    async def runs(self, run_filter: q.RunFilter = q.RunFilter(), limit: int = 50, before_id: int | None = None,
+                   after_id: int | None = None) -> list[Run]:
+        return await q.list_runs(self.db.conn, run_filter, limit, before_id, after_id)
+
+    async def count_runs(self, run_filter: q.RunFilter = q.RunFilter(), cap: int | None = None) -> int:
+        return await q.count_runs(self.db.conn, run_filter, cap)
+
+    async def run(self, run_id: int) -> Run:
+        run = await q.get_run(self.db.conn, run_id)
+        if run is None:
+            raise NotFound(f"run {run_id} does not exist")
+        return run
+
+    async def run_detail(self, run_id: int) -> RunDetail:
+        async with self.db.read() as conn:
+            run = await q.get_run(conn, run_id)
+            if run is None:
+                raise NotFound(f"run {run_id} does not exist")
+            return RunDetail(run, await q.attempts_for_run(conn, run_id), await q.events_for_run(conn, run_id),
+                             await q.checkpoints_for_run(conn, run_id))
+
+    async def last_attempts(self, run_ids: Sequence[int]) -> dict[int, Attempt]:
+        return await q.last_attempts(self.db.conn, run_ids)
+
+    async def attempt(self, run_id: int, number: int | None = None) -> Attempt | None:
+        run = await self.run(run_id)
+        return await q.attempt_of_run(self.db.conn, run_id, number or run.attempt)
+
+    async def events(self, limit: int = 200, before_id: int | None = None, kind: str | None = None,
+                     actor: str | None = None) -> list[Event]:
+        return await q.recent_events(self.db.conn, limit, before_id, kind, actor)
+
+    async def status_counts(self) -> dict[str, int]:
+        return await q.status_counts(self.db.conn)
+
+    async def queues(self) -> list[QueueState]:
+        counts: dict[str, dict[str, int]] = {}
+        for row in await q.queue_status_counts(self.db.conn):
+            counts.setdefault(row["queue"], {})[row["status"]] = row["n"]
+        return [QueueState(row["name"], row["priority"], row["max_running"], bool(row["paused"]),
+                           counts.get(row["name"], {})) for row in await q.queues(self.db.conn)]
+
+    async def nodes(self) -> list[NodeView]:
+        configs = self.node_configs()
+        async with self.db.read() as conn:
+            states = {state.name: state for state in await q.node_states(conn)}
+            running: dict[str, list[int]] = {}
+            for attempt in await q.active_attempts(conn):
+                running.setdefault(attempt.node, []).append(attempt.run_id)
+        return [NodeView(config, states.get(config.name), len(running.get(config.name, [])),
+                         running.get(config.name, [])) for config in configs]
+
+    async def wait_reasons(self, runs: Sequence[Run]) -> dict[int, str]:
+        """Why each queued or backing-off run is not running, in plain words."""
+        reasons: dict[int, str] = {}
+        queued = [run for run in runs if run.status == RunStatus.QUEUED]
+        for run in runs:
+            if run.status == RunStatus.RETRY_WAIT:
+                reasons[run.id] = f"backing off until {(run.next_attempt_at or '')[11:19]} UTC"
+        if not queued:
+            return reasons
+        async with self.db.read() as conn:
+            states = {s.name: (s.state, s.last_error) for s in await q.node_states(conn)}
+            context = await load_context(conn, self.node_configs(), store_health(states))
+            await fill_upstream_blocks(conn, context, queued)
+        for run in queued:
+            blocker = context.blocker(run)
+            if blocker is None:
+                _, blocker = context.place(run)
+            reasons[run.id] = blocker or "ready: waiting for the scheduler to dispatch it"
+        return reasons
+
+    # --- backfills -----------------------------------------------------------------------------------------
+
+    async def plan_backfill(self, job: str, *, range_from: str | None = None, range_to: str | None = None,
+                            values: list[str] | None = None, params: dict[str, Any] | None = None,
+                            max_parallel: int | None = None, order: str = "oldest-first", canary: int | None = None,
+                            rerun_succeeded: bool = False, queue: str | None = None,
+                            priority: int | None = None) -> bf.BackfillPlan:
+        """What a backfill would create and skip; creates nothing."""
+        definition = self.job(job)
+        async with self.db.read() as conn:
+            return await bf.plan(conn, definition, range_from=range_from, range_to=range_to, values=values,
+                                 params=params or {}, max_parallel=max_parallel, order=order, canary=canary,
+                                 rerun_succeeded=rerun_succeeded, queue=queue, priority=priority)
+
+    async def create_backfill(self, plan: bf.BackfillPlan, rerun_succeeded: bool = False) -> tuple[int, list[int]]:
+        """Re-plan inside one write transaction (so nothing changed since the dry run slips in) and create it."""
+        definition = self.job(plan.job)
+        async with self.db.write() as conn:
+            fresh = await bf.plan(conn, definition, range_from=plan.range_from, range_to=plan.range_to,
+                                  values=plan.partitions + list(plan.skipped) if definition.partition and
+                                  definition.partition.kind == "list" else None,
+                                  params=plan.params, max_parallel=plan.max_parallel, order=plan.order,
+                                  canary=plan.canary, rerun_succeeded=rerun_succeeded, queue=plan.queue,
+                                  priority=plan.priority)
+            if not fresh.partitions:
+                return 0, []
+            return await bf.create(conn, definition, fresh, self.now(), self.actor)
+
+    async def backfills(self, limit: int = 200) -> list[Backfill]:
+        return await q.list_backfills(self.db.conn, limit)
+
+    async def backfill_counts(self, backfill_id: int) -> dict[str, int]:
+        return await q.backfill_status_counts(self.db.conn, backfill_id)
+
+    async def backfill_detail(self, backfill_id: int) -> bf.BackfillDetail:
+        async with self.db.read() as conn:
+            backfill = await bf.require(conn, backfill_id)
+            counts = await q.backfill_status_counts(conn, backfill_id)
+            runs = await q.backfill_runs(conn, backfill_id)
+        reasons = await self.wait_reasons(runs)
+        return bf.BackfillDetail(backfill, counts, runs, reasons)
+
+    async def _backfill_action(self, backfill_id: int, kind: str, detail: str, **fields: Any) -> Backfill:
+        async with self.db.write() as conn:
+            backfill = await bf.require(conn, backfill_id)
+            if backfill.status in ("cancelled", "done") and kind != "backfill_retry_failed":
+                raise UsageError(f"backfill {backfill_id} is {backfill.status}; it can no longer be changed")
+            now = self.now()
+            if fields:
+                await q.update_backfill(conn, backfill_id, now, **fields)
+            await q.insert_event(conn, now, kind, actor=self.actor, detail=f"backfill {backfill_id}: {detail}")
+            return backfill
+
+    async def pause_backfill(self, backfill_id: int) -> None:
+        await self._backfill_action(backfill_id, "backfill_paused", "paused", status="paused")
+
+    async def resume_backfill(self, backfill_id: int) -> None:
+        """Resume a paused backfill; this also releases a canary hold."""
+        await self._backfill_action(backfill_id, "backfill_resumed", "resumed (canary released)", status="active",
+                                    canary_released=1)
+
+    async def set_backfill_max_parallel(self, backfill_id: int, max_parallel: int) -> None:
+        if max_parallel < 1:
+            raise UsageError("--max-parallel must be at least 1")
+        await self._backfill_action(backfill_id, "backfill_throttled", f"max-parallel {max_parallel}",
+                                    max_parallel=max_parallel)
+
+    async def cancel_backfill(self, backfill_id: int, kill: bool = False, reason: str | None = None) -> list[ActionResult]:
+        """Cancel its queued runs; running ones finish unless kill."""
+        await self._backfill_action(backfill_id, "backfill_cancelled", ("kill running; " if kill else "")
+                                    + (reason or "no reason given"), status="cancelled")
+        runs = await q.backfill_runs(self.db.conn, backfill_id)
+        targets = [run.id for run in runs if run.status in ("queued", "retry_wait") or (kill and run.status == "running")]
+        return await self.cancel(targets, reason or f"backfill {backfill_id} cancelled", kill=kill)
+
+    async def retry_failed_backfill(self, backfill_id: int) -> list[ActionResult]:
+        runs = await q.backfill_runs(self.db.conn, backfill_id)
+        failed = [run.id for run in runs if run.status in ("failed", "timed_out", "cancelled")]
+        await self._backfill_action(backfill_id, "backfill_retry_failed", f"{len(failed)} runs retried",
+                                    status="active")
+        return await self.retry(failed)
+
+    # --- logs ---------------------------------------------------------------------------------------------
+
+    def read_log(self, run_id: int, attempt: int, stream: str, offset: int = 0, size: int = -1) -> bytes:
+        return self.logs.read(run_id, attempt, stream, offset, size)
+
+    def log_size(self, run_id: int, attempt: int, stream: str) -> int:
+        return self.logs.size(run_id, attempt, stream)
+
+    def log_tail(self, run_id: int, attempt: int, stream: str, lines: int) -> bytes:
+        return self.logs.tail(run_id, attempt, stream, lines, self.logs.size(run_id, attempt, stream))
+
+    # --- scheduler presence -------------------------------------------------------------------------------
+
+    def scheduler_running(self) -> bool:
+        """True when some process holds this home's scheduler lock."""
+        try:
+            fd = os.open(self.home.lock_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+

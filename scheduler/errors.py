@@ -1,0 +1,35 @@
+"""Errors an operator can act on. The CLI prints them without a traceback and exits 2."""
+
+from __future__ import annotations
+
+
+class SluiceError(Exception):
+    """Base for every error meant for an operator, not a developer."""
+
+    exit_code = 1
+
+
+class UsageError(SluiceError):
+    """Bad input: an argument, a file or a field. Nothing was changed."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A TOML file or one of its fields is invalid."""
+
+
+class NotFound(UsageError):
+    """A run, job, node, queue or backfill named by the operator does not exist."""
+
+
+class InvalidTransition(SluiceError):
+    """A guarded state change matched no row: the run was not in a state that allows it."""
+
+
+class SchedulerAlreadyRunning(SluiceError):
+    """Another scheduler holds this home's lock."""
+
+
+class StoreTooNew(SluiceError):
+    """The database was written by a newer Sluice."""

@@ -1,0 +1,36 @@
+"""One dispatch pass's plan: which queued runs start now, and where. Reads only; the scheduler commits it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .config import NodeConfig
+from .context import HealthCheck, fill_upstream_blocks, load_context
+from .models import Run
+from .store import Database
+from .store import queries as q
+
+
+async def plan_dispatch(db: Database, nodes: Sequence[NodeConfig], health: HealthCheck,
+                        scan_limit: int) -> list[tuple[Run, NodeConfig]]:
+    """Queue priority, then run priority, then FIFO; each run to the least-loaded node that fits it."""
+    async with db.read() as conn:
+        context = await load_context(conn, nodes, health)
+        if context.free_slots() <= 0:
+            return []
+        plan: list[tuple[Run, NodeConfig]] = []
+        queue_names = [row["name"] for row in await q.queues(conn) if not row["paused"]]
+        for queue in queue_names:
+            candidates = await q.queued_candidates(conn, queue, scan_limit)
+            await fill_upstream_blocks(conn, context, [run for run in candidates if run.definition.get("after")])
+            for run in candidates:
+                if context.blocker(run) is not None:
+                    continue
+                node, _ = context.place(run)
+                if node is None:
+                    continue
+                context.reserve(run, node)
+                plan.append((run, node.config))
+                if context.free_slots() <= 0:
+                    return plan
+        return plan

@@ -1,0 +1,500 @@
+"""The scheduler process: one central loop that owns every write, and one watcher task per node.
+
+Watchers only talk to their node (probe, signal, fence) and hand what they learn to the central loop, which
+commits each pass's facts in one transaction (group commit) before anything acts on them. Stopping never
+kills jobs: they run detached on the workers and are re-attached by the next start."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from .config import NodeConfig
+from .engine import Clock, utcnow
+from .executor import Executor, Launched, LaunchRequest, ProbeReport, ProbeRequest, TargetUnavailable
+from .home import Home
+from .jobspec import attempt_dir, job_script
+from .lock import SchedulerLock
+from .logstore import LogStore
+from .models import Attempt, from_iso, to_iso
+from .monitor import ProbeOutcome, record_output, store_output
+from .outcomes import AttemptEnd, classify_exit, decide
+from .planner import plan_dispatch
+from .states import AttemptStatus, EndReason, RunStatus
+from .store import Database, open_database
+from .store import queries as q
+from .triggers import TriggerPass
+
+log = logging.getLogger("sluice.scheduler")
+ACTOR = "scheduler"
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    tick: float = 0.2
+    poll_interval: float = 0.5
+    max_chunk: int = 4 << 20
+    node_lost_after: float = 60.0
+    node_check_interval: float = 5.0
+    retention: float = 3600.0
+    cleanup_interval: float = 60.0
+    scan_limit: int = 500
+
+
+@dataclass
+class _LaunchDone:
+    attempt_id: int
+    launched: Launched | None = None
+    error: Exception | None = None
+
+
+@dataclass
+class _ProbeDone:
+    node: str
+    reports: list[tuple[Attempt, ProbeReport]]
+    applied: asyncio.Future[None]
+
+
+@dataclass
+class _NodeView:
+    config: NodeConfig
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    signals: list[tuple[str, list[str]]] = field(default_factory=list)
+    down_since: float | None = None
+    recorded: tuple[str, str | None] = ("unknown", None)
+
+
+class Scheduler:
+    def __init__(self, home: Home, executor: Executor, nodes: list[NodeConfig], *, clock: Clock = utcnow,
+                 settings: SchedulerSettings | None = None, rng: random.Random | None = None) -> None:
+        self.home = home
+        self.executor = executor
+        self.settings = settings or SchedulerSettings()
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.logs = LogStore(home.logs_dir)
+        self.nodes = {node.name: _NodeView(node) for node in nodes}
+        self.active: dict[int, Attempt] = {}
+        self.launching: set[int] = set()
+        self.inbox: asyncio.Queue[_LaunchDone | _ProbeDone] = asyncio.Queue()
+        self.wake = asyncio.Event()
+        self.db: Database | None = None
+        self.home_id = ""
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._hard_killed: set[int] = set()
+        #: run id -> timeout in seconds, for runs with an active attempt.
+        self._timeouts: dict[int, float] = {}
+        self._last_cleanup = 0.0
+        self.triggers: TriggerPass | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until `stop` is set; then stop dispatching and return without touching running jobs."""
+        lock = SchedulerLock(self.home.ensure().lock_path)
+        lock.acquire()
+        try:
+            self.db = await open_database(self.home.db_path)
+            try:
+                await self._start()
+                while not stop.is_set():
+                    await self._pass()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._sleep(stop), self.settings.tick)
+                    self.wake.clear()
+            finally:
+                await self._shutdown()
+        finally:
+            lock.release()
+
+    async def _sleep(self, stop: asyncio.Event) -> None:
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _start(self) -> None:
+        db = self._db()
+        async with db.write() as conn:
+            self.home_id = await q.set_meta_default(conn, "home_id", uuid.uuid4().hex[:12])
+            await q.ensure_nodes(conn, self.nodes, self._now())
+            await q.insert_event(conn, self._now(), "scheduler_started", actor=ACTOR,
+                                 detail=f"{len(self.nodes)} nodes")
+        self.active = {attempt.id: attempt for attempt in await q.active_attempts(db.conn)}
+        self.triggers = TriggerPass(self.home, db, self.clock)
+        for attempt in self.active.values():
+            run = await q.get_run(db.conn, attempt.run_id)
+            if run is not None and run.definition.get("timeout"):
+                self._timeouts[run.id] = float(run.definition["timeout"])
+            if attempt.status == AttemptStatus.STARTING:
+                await self._relaunch(attempt)  # the launch may or may not have happened: it is idempotent
+        for view in self.nodes.values():
+            self._spawn(self._watch(view))
+
+    async def _shutdown(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.executor.close()
+        if self.db is not None:
+            with contextlib.suppress(Exception):
+                async with self.db.write() as conn:
+                    await q.insert_event(conn, self._now(), "scheduler_stopped", actor=ACTOR,
+                                         detail=f"{len(self.active)} attempts left running on workers")
+            await self.db.close()
+
+    def _spawn(self, coroutine: object) -> None:
+        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _db(self) -> Database:
+        assert self.db is not None
+        return self.db
+
+    def _now(self) -> str:
+        return to_iso(self.clock())
+
+    # --- the central pass ---------------------------------------------------------------------------------
+
+    async def _pass(self) -> None:
+        items: list[_LaunchDone | _ProbeDone] = []
+        while not self.inbox.empty():
+            items.append(self.inbox.get_nowait())
+        outcomes = [(item, [store_output(self.logs, attempt, report) for attempt, report in item.reports])
+                    for item in items if isinstance(item, _ProbeDone)]
+        signals: list[tuple[str, str, list[str]]] = []
+        now = self.clock()
+        try:
+            async with self._db().write() as conn:
+                for item in items:
+                    if isinstance(item, _LaunchDone):
+                        await self._apply_launch(conn, item, now)
+                for _item, probe_outcomes in outcomes:
+                    for outcome in probe_outcomes:
+                        await self._apply_probe(conn, outcome, now)
+                await self._kills(conn, now, signals)
+                await self._node_health(conn, now)
+                await self._due_retries(conn, now)
+        finally:
+            for item, _ in outcomes:
+                if not item.applied.done():
+                    item.applied.set_result(None)
+        for node, sig, dirs in signals:
+            self.nodes[node].signals.append((sig, dirs))
+            self.nodes[node].wake.set()
+        if self.triggers is not None:
+            await self.triggers.run()
+        await self._dispatch(now)
+        await self._maybe_cleanup()
+
+    async def _apply_launch(self, conn: object, item: _LaunchDone, now: datetime) -> None:
+        self.launching.discard(item.attempt_id)
+        attempt = self.active.get(item.attempt_id)
+        if attempt is None:
+            return
+        at = to_iso(now)
+        if item.launched is not None:
+            fields = {"status": AttemptStatus.RUNNING.value, "pid": item.launched.pid,
+                      "pid_start": item.launched.pid_start}
+            await q.update_attempt(conn, attempt.id, **fields)  # type: ignore[arg-type]
+            self.active[attempt.id] = replace(attempt, status=AttemptStatus.RUNNING.value, pid=item.launched.pid,
+                                              pid_start=item.launched.pid_start)
+            detail = f"on {attempt.node}, pid {item.launched.pid}"
+            if item.launched.existing:
+                detail += " (re-attached to the launch made before a restart)"
+            await q.insert_event(conn, at, "attempt_started", run_id=attempt.run_id, attempt=attempt.number,  # type: ignore[arg-type]
+                                 actor=ACTOR, detail=detail)
+            return
+        error = item.error
+        if isinstance(error, TargetUnavailable) and error.sent:
+            return  # it may have started: the watcher re-launches (idempotently) once the node answers
+        await self._end_attempt(conn, attempt, AttemptEnd(AttemptStatus.FAILED, EndReason.LAUNCH_FAILED, None,
+                                                          str(error)), now)
+
+    async def _apply_probe(self, conn: object, outcome: ProbeOutcome, now: datetime) -> None:
+        attempt = self.active.get(outcome.attempt.id)
+        if attempt is None or attempt.id in self.launching:
+            return
+        at = to_iso(now)
+        if outcome.changed or outcome.progress or outcome.checkpoints:
+            await record_output(conn, outcome, at)  # type: ignore[arg-type]
+            attempt = replace(attempt, stdout_offset=outcome.stdout_offset, stderr_offset=outcome.stderr_offset,
+                              parsed_offset=outcome.parsed_offset, log_error=outcome.log_error)
+            self.active[attempt.id] = attempt
+        state = outcome.report.state
+        if outcome.complete:
+            run = await q.get_run(conn, attempt.run_id)  # type: ignore[arg-type]
+            assert run is not None
+            code = int(run.definition.get("checkpoint_exit_code", 85))
+            checkpointed = any(True for _ in outcome.checkpoints) or await self._checkpointed(conn, attempt)
+            await self._end_attempt(conn, attempt, classify_exit(attempt, outcome.report, code, checkpointed), now)
+        elif state == "vanished":
+            await self._end_attempt(conn, attempt, AttemptEnd(
+                AttemptStatus.LOST, EndReason.NODE_LOST, None,
+                "the job's process is gone and left no exit code (was the worker rebooted?)"), now)
+        elif state == "missing" and attempt.status == AttemptStatus.RUNNING:
+            await self._end_attempt(conn, attempt, AttemptEnd(
+                AttemptStatus.LOST, EndReason.NODE_LOST, None, f"attempt folder {attempt.remote_dir} vanished"), now)
+        elif state == "missing":
+            await self._relaunch(attempt)
+
+    async def _checkpointed(self, conn: object, attempt: Attempt) -> bool:
+        checkpoints = await q.checkpoints_for_run(conn, attempt.run_id)  # type: ignore[arg-type]
+        return any(checkpoint.attempt == attempt.number for checkpoint in checkpoints)
+
+    async def _end_attempt(self, conn: object, attempt: Attempt, end: AttemptEnd, now: datetime) -> None:
+        """Close the attempt and move its run on, in the caller's transaction."""
+        at = to_iso(now)
+        await q.update_attempt(conn, attempt.id, status=end.status.value, reason=end.reason.value,  # type: ignore[arg-type]
+                               exit_code=end.exit_code, error=end.error, ended_at=at)
+        self.active.pop(attempt.id, None)
+        self._hard_killed.discard(attempt.id)
+        run = await q.get_run(conn, attempt.run_id)  # type: ignore[arg-type]
+        assert run is not None
+        if run.status != RunStatus.RUNNING or run.attempt != attempt.number:
+            return
+        decision = decide(run, end, now, self.rng)
+        fields: dict[str, object] = {"exit_code": end.exit_code, "next_attempt_at": decision.next_attempt_at,
+                                     "cancel_requested": None}
+        if decision.consumes:
+            fields["attempts_used"] = run.attempts_used + 1
+        if decision.target in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.TIMED_OUT):
+            fields["ended_at"] = at
+        detail = decision.detail + (f" ({end.error})" if end.error and end.error not in decision.detail else "")
+        await q.transition_run(conn, run.id, decision.target, at, kind="attempt_ended", actor=ACTOR,  # type: ignore[arg-type]
+                               detail=detail, on_attempt=attempt.number, **fields)
+        self.wake.set()
+
+    async def _kills(self, conn: object, now: datetime, signals: list[tuple[str, str, list[str]]]) -> None:
+        """Start TERM for cancel requests and timeouts; KILL what is still alive after its grace period."""
+        at = to_iso(now)
+        cancels = {run.id: run for run in await q.runs_with_cancel_requested(conn)}  # type: ignore[arg-type]
+        for attempt in list(self.active.values()):
+            if attempt.status != AttemptStatus.RUNNING:
+                continue
+            reason = self._kill_reason(attempt, cancels, now)
+            if reason and attempt.kill_reason is None:
+                await q.update_attempt(conn, attempt.id, kill_reason=reason, kill_signal_at=at)  # type: ignore[arg-type]
+                run = cancels.get(attempt.run_id)
+                detail = f"TERM sent ({reason})"
+                if run and run.cancel_requested and reason == "cancelled":
+                    detail += f" requested by {run.cancel_requested.get('by')}"
+                await q.insert_event(conn, at, "kill", run_id=attempt.run_id, attempt=attempt.number,  # type: ignore[arg-type]
+                                     actor=ACTOR, detail=detail)
+                self.active[attempt.id] = replace(attempt, kill_reason=reason, kill_signal_at=at)
+                signals.append((attempt.node, "TERM", [attempt.remote_dir]))
+            elif attempt.kill_signal_at and attempt.id not in self._hard_killed:
+                grace = float((await self._definition(conn, attempt)).get("kill_grace", 30.0))
+                started = from_iso(attempt.kill_signal_at)
+                if started and now - started >= timedelta(seconds=grace):
+                    self._hard_killed.add(attempt.id)
+                    await q.insert_event(conn, at, "kill", run_id=attempt.run_id, attempt=attempt.number,  # type: ignore[arg-type]
+                                         actor=ACTOR, detail=f"KILL sent after a grace period of {grace:g}s")
+                    signals.append((attempt.node, "KILL", [attempt.remote_dir]))
+
+    def _kill_reason(self, attempt: Attempt, cancels: dict[int, object], now: datetime) -> str | None:
+        if attempt.run_id in cancels:
+            return "cancelled"
+        timeout = self._timeouts.get(attempt.run_id)
+        started = from_iso(attempt.started_at)
+        if timeout and started and now - started >= timedelta(seconds=timeout):
+            return "timeout"
+        return None
+
+    async def _definition(self, conn: object, attempt: Attempt) -> dict[str, object]:
+        run = await q.get_run(conn, attempt.run_id)  # type: ignore[arg-type]
+        return run.definition if run else {}
+
+    async def _due_retries(self, conn: object, now: datetime) -> None:
+        at = to_iso(now)
+        for run in await q.due_retries(conn, at):  # type: ignore[arg-type]
+            await q.transition_run(conn, run.id, RunStatus.QUEUED, at, kind="retry_due", actor=ACTOR,  # type: ignore[arg-type]
+                                   detail=f"backoff over: attempt {run.attempt + 1} queued", next_attempt_at=None)
+
+    # --- nodes --------------------------------------------------------------------------------------------
+
+    async def _node_health(self, conn: object, now: datetime) -> None:
+        """Record node state changes; end the attempts of a node that has been down past the heartbeat timeout."""
+        loop_now = asyncio.get_running_loop().time()
+        for name, view in self.nodes.items():
+            state, error = self.executor.health(name)
+            if (state, error) != view.recorded:
+                await q.set_node_health(conn, name, state, error, to_iso(now))  # type: ignore[arg-type]
+                if state != view.recorded[0]:
+                    await q.insert_event(conn, to_iso(now), f"node_{state}", actor=ACTOR,  # type: ignore[arg-type]
+                                         detail=f"node {name}" + (f": {error}" if error else ""))
+                view.recorded = (state, error)
+            if state in ("down", "refused"):
+                view.down_since = view.down_since or loop_now
+                if loop_now - view.down_since >= self.settings.node_lost_after:
+                    await self._lose_node_attempts(conn, name, now)
+            else:
+                view.down_since = None
+
+    async def _lose_node_attempts(self, conn: object, node: str, now: datetime) -> None:
+        for attempt in [a for a in self.active.values() if a.node == node]:
+            self.launching.discard(attempt.id)
+            await self._end_attempt(conn, attempt, AttemptEnd(
+                AttemptStatus.LOST, EndReason.NODE_LOST, None,
+                f"node {node} did not answer for {self.settings.node_lost_after:g}s"), now)
+
+    # --- dispatch -----------------------------------------------------------------------------------------
+
+    def _health(self, name: str) -> tuple[bool, str | None]:
+        state, error = self.executor.health(name)
+        if state in ("up", "unknown"):
+            return True, None
+        return False, f"{state}: {error}" if error else state
+
+    async def _dispatch(self, now: datetime) -> None:
+        if not any(view.config.slots for view in self.nodes.values()):
+            return
+        db = self._db()
+        plan = await plan_dispatch(db, [view.config for view in self.nodes.values()], self._health,
+                                   self.settings.scan_limit)
+        if not plan:
+            return
+        at = to_iso(now)
+        launches: list[tuple[Attempt, bytes]] = []
+        async with db.write() as conn:
+            for run, node in plan:
+                current = await q.get_run(conn, run.id)
+                if current is None or current.status != RunStatus.QUEUED:
+                    continue  # cancelled or changed since the plan was read
+                number = current.attempt + 1
+                checkpoint = await q.latest_checkpoint(conn, run.id, current.checkpoint_floor)
+                value = checkpoint.value if checkpoint else None
+                remote = attempt_dir(node.workdir, self.home_id, run.id, number)
+                attempt_id = await q.insert_attempt(conn, run.id, number, node.name, remote, value, at)
+                await q.transition_run(conn, run.id, RunStatus.RUNNING, at, kind="dispatched", actor=ACTOR,
+                                       detail=f"attempt {number} on {node.name}"
+                                       + (" from its latest checkpoint" if value is not None else ""),
+                                       on_attempt=number, attempt=number, node=node.name, started_at=at,
+                                       exit_code=None)
+                attempt = await q.get_attempt(conn, attempt_id)
+                assert attempt is not None
+                launches.append((attempt, job_script(replace(current, attempt=number), number, value)))
+                timeout = current.definition.get("timeout")
+                if timeout:
+                    self._timeouts[run.id] = float(timeout)
+        for attempt, script in launches:
+            self.active[attempt.id] = attempt
+            self._start_launch(attempt, script)
+
+    def _start_launch(self, attempt: Attempt, script: bytes) -> None:
+        self.launching.add(attempt.id)
+        self._spawn(self._launch(attempt, script))
+
+    async def _relaunch(self, attempt: Attempt) -> None:
+        if attempt.id in self.launching:
+            return
+        run = await q.get_run(self._db().conn, attempt.run_id)
+        assert run is not None
+        self._start_launch(attempt, job_script(run, attempt.number, attempt.checkpoint_in))
+
+    async def _launch(self, attempt: Attempt, script: bytes) -> None:
+        done = _LaunchDone(attempt.id)
+        try:
+            done.launched = await self.executor.launch(attempt.node, LaunchRequest(attempt.remote_dir, script))
+        except Exception as exc:  # every failure becomes a recorded launch failure, never a silent loss
+            done.error = exc
+        await self.inbox.put(done)
+        self.wake.set()
+
+    # --- watchers -----------------------------------------------------------------------------------------
+
+    async def _watch(self, view: _NodeView) -> None:
+        """Probe this node's running attempts, send its pending signals, fence stale attempts."""
+        name = view.config.name
+        last_check = 0.0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(view.wake.wait(), self.settings.poll_interval)
+            view.wake.clear()
+            try:
+                await self._send_signals(view)
+                attempts = [a for a in self.active.values()
+                            if a.node == name and a.id not in self.launching and a.status == AttemptStatus.RUNNING]
+                starting = [a for a in self.active.values()
+                            if a.node == name and a.id not in self.launching and a.status == AttemptStatus.STARTING]
+                for attempt in starting:
+                    await self._relaunch(attempt)
+                if attempts:
+                    await self._probe(view, attempts)
+                else:
+                    loop_now = asyncio.get_running_loop().time()
+                    state, _ = self.executor.health(name)
+                    if state not in ("up", "unknown") and loop_now - last_check >= self.settings.node_check_interval:
+                        last_check = loop_now
+                        await self.executor.check(name)
+                        self.wake.set()
+                await self._fence(view)
+            except TargetUnavailable:
+                self.wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("watcher for node %s failed; retrying", name)
+                await asyncio.sleep(self.settings.poll_interval)
+
+    async def _probe(self, view: _NodeView, attempts: list[Attempt]) -> None:
+        requests = [ProbeRequest(a.remote_dir, a.stdout_offset, a.stderr_offset) for a in attempts]
+        reports = await self.executor.probe(view.config.name, requests, self.settings.max_chunk)
+        applied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self.inbox.put(_ProbeDone(view.config.name, list(zip(attempts, reports, strict=True)), applied))
+        self.wake.set()
+        await applied  # never probe again before these offsets are committed: no byte twice
+        if any(len(r.stdout_chunk) >= self.settings.max_chunk or len(r.stderr_chunk) >= self.settings.max_chunk
+               for r in reports):
+            view.wake.set()  # more output is waiting: poll again at once
+
+    async def _send_signals(self, view: _NodeView) -> None:
+        while view.signals:
+            sig, dirs = view.signals[0]
+            await self.executor.signal(view.config.name, dirs, sig)
+            view.signals.pop(0)
+
+    async def _fence(self, view: _NodeView) -> None:
+        """Kill attempts given up as lost on a node that answers again, so their side effects stop."""
+        db = self._db()
+        stale = [a for a in await q.unfenced_lost_attempts(db.conn) if a.node == view.config.name]
+        if not stale or self.executor.health(view.config.name)[0] != "up":
+            return
+        await self.executor.signal(view.config.name, [a.remote_dir for a in stale], "KILL")
+        async with db.write() as conn:
+            for attempt in stale:
+                await q.update_attempt(conn, attempt.id, cleaned=1)
+                await q.insert_event(conn, self._now(), "fenced", run_id=attempt.run_id, attempt=attempt.number,
+                                     actor=ACTOR, detail=f"stale attempt on {attempt.node} killed after the node "
+                                                         "came back (its run had been dispatched again)")
+
+    async def _maybe_cleanup(self) -> None:
+        loop_now = asyncio.get_running_loop().time()
+        if loop_now - self._last_cleanup < self.settings.cleanup_interval:
+            return
+        self._last_cleanup = loop_now
+        cutoff = to_iso(self.clock() - timedelta(seconds=self.settings.retention))
+        old = await q.attempts_to_clean(self._db().conn, cutoff)
+        by_node: dict[str, list[Attempt]] = {}
+        for attempt in old:
+            if attempt.node in self.nodes:
+                by_node.setdefault(attempt.node, []).append(attempt)
+        for node, attempts in by_node.items():
+            self._spawn(self._cleanup(node, attempts))
+
+    async def _cleanup(self, node: str, attempts: list[Attempt]) -> None:
+        with contextlib.suppress(TargetUnavailable):
+            await self.executor.remove(node, [a.remote_dir for a in attempts])
+            async with self._db().write() as conn:
+                for attempt in attempts:
+                    await q.update_attempt(conn, attempt.id, cleaned=1)

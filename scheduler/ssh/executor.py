@@ -1,0 +1,110 @@
+"""Executor over SSH: runs the launch, probe, signal and remove scripts on worker nodes."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from ..config import NodeConfig
+from ..executor import Launched, LaunchFailed, LaunchRequest, ProbeReport, ProbeRequest, TargetUnavailable
+from .transport import NodeLink, TransportSettings
+
+
+def _script(name: str) -> str:
+    return (resources.files("scheduler.ssh") / name).read_text(encoding="utf-8")
+
+
+LAUNCH_SCRIPT = _script("launch.sh")
+PROBE_SCRIPT = _script("probe.sh")
+SIGNAL_SCRIPT = _script("signal.sh")
+REMOVE_SCRIPT = _script("remove.sh")
+
+
+class SshExecutor:
+    """One NodeLink per configured node; every call is idempotent on the worker side."""
+
+    def __init__(self, nodes: list[NodeConfig], settings: TransportSettings | None = None) -> None:
+        settings = settings or TransportSettings()
+        self.links = {node.name: NodeLink(node, settings) for node in nodes}
+
+    def _link(self, target: str) -> NodeLink:
+        link = self.links.get(target)
+        if link is None:
+            raise TargetUnavailable(target, f"node {target} is not in nodes.toml")
+        return link
+
+    async def launch(self, target: str, request: LaunchRequest) -> Launched:
+        result = await self._link(target).exec(LAUNCH_SCRIPT, [request.remote_dir], stdin=request.script, timeout=30)
+        words = result.stdout.decode(errors="replace").split()
+        if result.exit_status != 0 or len(words) < 3 or words[0] not in ("started", "existing"):
+            detail = result.stderr.decode(errors="replace").strip() or result.stdout.decode(errors="replace").strip()
+            raise LaunchFailed(f"launch on {target} failed (exit {result.exit_status}): {detail[:500]}")
+        return Launched(pid=int(words[1]), pid_start=words[2], existing=words[0] == "existing")
+
+    async def probe(self, target: str, requests: list[ProbeRequest], max_bytes: int) -> list[ProbeReport]:
+        if not requests:
+            return []
+        args = [str(max_bytes)]
+        for request in requests:
+            args += [request.remote_dir, str(request.stdout_offset), str(request.stderr_offset)]
+        result = await self._link(target).exec(PROBE_SCRIPT, args, timeout=60)
+        if result.exit_status != 0:
+            raise TargetUnavailable(target, f"probe on {target} failed: {result.stderr.decode(errors='replace')[:300]}")
+        return parse_probe_output(result.stdout, requests)
+
+    async def signal(self, target: str, remote_dirs: list[str], signal: str) -> None:
+        if remote_dirs:
+            await self._link(target).exec(SIGNAL_SCRIPT, [signal, *remote_dirs], timeout=30)
+
+    async def remove(self, target: str, remote_dirs: list[str]) -> None:
+        if remote_dirs:
+            await self._link(target).exec(REMOVE_SCRIPT, remote_dirs, timeout=60)
+
+    async def check(self, target: str) -> None:
+        link = self._link(target)
+        link.retry_now()
+        await link.exec("true", [], timeout=15)
+
+    def health(self, target: str) -> tuple[str, str | None]:
+        link = self.links.get(target)
+        return (link.state, link.last_error) if link else ("unknown", "not in nodes.toml")
+
+    async def close(self) -> None:
+        for link in self.links.values():
+            await link.close()
+
+
+def parse_probe_output(output: bytes, requests: list[ProbeRequest]) -> list[ProbeReport]:
+    """Parse the probe's framed output: header lines, each B header followed by exactly count raw bytes."""
+    states: list[list[str]] = [[] for _ in requests]
+    chunks: list[dict[str, bytes]] = [{"o": b"", "e": b""} for _ in requests]
+    pos = 0
+    while pos < len(output):
+        end = output.index(b"\n", pos)
+        words = output[pos:end].decode().split()
+        pos = end + 1
+        index = int(words[1])
+        if words[0] == "A":
+            states[index] = words[2:]
+        elif words[0] == "B":
+            stream, offset, count = words[2], int(words[3]), int(words[4])
+            expected = requests[index].stdout_offset if stream == "o" else requests[index].stderr_offset
+            if offset != expected:
+                raise ValueError(f"probe returned {stream} bytes at offset {offset}, expected {expected}")
+            chunks[index][stream] = output[pos:pos + count]
+            if len(chunks[index][stream]) != count:
+                raise ValueError("probe output was cut short")
+            pos += count
+    reports = []
+    for words, chunk in zip(states, chunks, strict=True):
+        if not words:
+            raise ValueError("probe output misses an attempt")
+        state, code, out_size, err_size = words
+        reports.append(ProbeReport(
+            state=state,  # type: ignore[arg-type]
+            exit_code=int(code) if code not in ("-", "") else None,
+            stdout_size=int(out_size),
+            stderr_size=int(err_size),
+            stdout_chunk=chunk["o"],
+            stderr_chunk=chunk["e"],
+        ))
+    return reports

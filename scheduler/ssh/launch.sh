@@ -1,0 +1,37 @@
+# Sluice launcher: start one attempt DETACHED on the worker. POSIX sh, no agent needed.
+# Args: ATTEMPT_DIR. Stdin: the job script (env exports, cd, command).
+# The attempt folder is the idempotency token: if it exists, the attempt was launched before (a crashed
+# dispatch); report that launch instead of starting the job a second time.
+set -u
+d=$1
+case $d in "~/"*) d="$HOME/${d#"~/"}" ;; esac
+umask 077
+mkdir -p "${d%/*}" || { echo "sluice: cannot create ${d%/*}" >&2; exit 70; }
+if ! mkdir "$d" 2>/dev/null; then
+  cat >/dev/null
+  i=0
+  while [ ! -s "$d/pid" ] && [ $i -lt 100 ]; do sleep 0.01 2>/dev/null || sleep 1; i=$((i + 1)); done
+  if [ -s "$d/pid" ]; then echo "existing $(cat "$d/pid")"; exit 0; fi
+  echo "sluice: attempt folder $d exists but its job never started" >&2
+  exit 71
+fi
+cat >"$d/job.sh" || { echo "sluice: cannot write $d/job.sh" >&2; exit 72; }
+cd "$d" || exit 73
+command -v setsid >/dev/null 2>&1 || { echo "sluice: setsid is not installed on this worker (util-linux)" >&2; exit 74; }
+: >stdout
+: >stderr
+# The supervisor gets its own session so a dropped SSH channel cannot signal it; the job gets another
+# session of its own so cancel can kill its whole process group while the supervisor lives on to record
+# the exit code. The exit code is written then renamed, so a reader never sees half of it.
+setsid sh -c '
+  setsid sh ./job.sh </dev/null >>stdout 2>>stderr &
+  pid=$!
+  start=$(cut -d" " -f22 /proc/$pid/stat 2>/dev/null || echo 0)
+  echo "$pid $start" >pid.tmp && mv pid.tmp pid
+  wait $pid
+  echo $? >exit.tmp && mv exit.tmp exit
+' sluice-supervisor </dev/null >/dev/null 2>&1 &
+i=0
+while [ ! -s pid ] && [ $i -lt 1000 ]; do sleep 0.01 2>/dev/null || sleep 1; i=$((i + 1)); done
+[ -s pid ] || { echo "sluice: the job did not start within 10 s" >&2; exit 75; }
+echo "started $(cat pid)"

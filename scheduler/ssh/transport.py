@@ -1,0 +1,183 @@
+"""The only module that talks asyncssh: persistent connections per node, channels capped under MaxSessions."""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncssh
+
+from ..config import NodeConfig
+from ..executor import TargetUnavailable
+
+#: OpenSSH's default MaxSessions is 10 channels per connection; stay under it and open another past that.
+CHANNELS_PER_CONNECTION = 8
+MAX_CONNECTIONS_PER_NODE = 4
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_status: int
+    stdout: bytes
+    stderr: bytes
+
+
+@dataclass(frozen=True)
+class TransportSettings:
+    connect_timeout: float = 10.0
+    keepalive_interval: float = 10.0
+    keepalive_count_max: int = 3
+    reconnect_initial: float = 0.5
+    reconnect_max: float = 15.0
+
+
+class _Channelled:
+    """One connection and the semaphore that caps its open channels."""
+
+    def __init__(self, conn: asyncssh.SSHClientConnection) -> None:
+        self.conn = conn
+        self.slots = asyncio.Semaphore(CHANNELS_PER_CONNECTION)
+
+
+class NodeLink:
+    """Persistent asyncssh connections to one node, reconnected with backoff when they drop."""
+
+    def __init__(self, node: NodeConfig, settings: TransportSettings) -> None:
+        self.node = node
+        self.settings = settings
+        self.state = "unknown"
+        self.last_error: str | None = None
+        self._connections: list[_Channelled] = []
+        self._connect_lock = asyncio.Lock()
+        self._failures = 0
+        self._next_try = 0.0
+
+    async def exec(self, script: str, args: list[str], stdin: bytes | None = None, timeout: float = 60.0) -> ExecResult:
+        """Run `sh -c script` with args on the node and collect its output."""
+        command = "sh -c " + shlex.quote(script) + " sluice " + " ".join(shlex.quote(arg) for arg in args)
+        channelled = await self._acquire()
+        try:
+            result = await asyncio.wait_for(
+                channelled.conn.run(command, input=stdin, encoding=None, check=False), timeout
+            )
+        except (asyncssh.Error, OSError, TimeoutError) as exc:
+            self._discard(channelled)
+            message = f"{self._where()}: connection lost: {_describe(exc)}"
+            self._mark_down(message)
+            raise TargetUnavailable(self.node.name, message, sent=True) from exc
+        finally:
+            channelled.slots.release()
+        status = result.exit_status if result.exit_status is not None else 255
+        return ExecResult(status, _as_bytes(result.stdout), _as_bytes(result.stderr))
+
+    async def _acquire(self) -> _Channelled:
+        for channelled in self._connections:
+            if not channelled.slots.locked():
+                await channelled.slots.acquire()
+                return channelled
+        if len(self._connections) < MAX_CONNECTIONS_PER_NODE:
+            channelled = await self._connect()
+            await channelled.slots.acquire()
+            return channelled
+        channelled = self._connections[0]
+        await channelled.slots.acquire()
+        return channelled
+
+    async def _connect(self) -> _Channelled:
+        async with self._connect_lock:
+            if time.monotonic() < self._next_try:
+                raise TargetUnavailable(self.node.name, self.last_error or f"{self._where()}: reconnecting",
+                                        refused=self.state == "refused")
+            try:
+                conn = await asyncio.wait_for(asyncssh.connect(**self._options()), self.settings.connect_timeout)
+            except asyncssh.HostKeyNotVerifiable as exc:
+                self._fail("refused", self._host_key_message(exc))
+                raise TargetUnavailable(self.node.name, self.last_error or "", refused=True) from exc
+            except asyncssh.PermissionDenied as exc:
+                self._fail("refused", f"{self._where()}: login refused for user {self.node.user or '(default)'}: "
+                                      f"{exc.reason}; check identity_file or the agent, and authorized_keys")
+                raise TargetUnavailable(self.node.name, self.last_error or "", refused=True) from exc
+            except (asyncssh.Error, OSError, TimeoutError) as exc:
+                self._fail("down", f"{self._where()}: cannot connect: {_describe(exc)}")
+                raise TargetUnavailable(self.node.name, self.last_error or "") from exc
+            channelled = _Channelled(conn)
+            self._connections.append(channelled)
+            self._failures = 0
+            self.state, self.last_error = "up", None
+            return channelled
+
+    def _options(self) -> dict[str, object]:
+        node = self.node
+        options: dict[str, object] = {
+            "host": node.host,
+            "port": node.port,
+            "keepalive_interval": self.settings.keepalive_interval,
+            "keepalive_count_max": self.settings.keepalive_count_max,
+            "connect_timeout": self.settings.connect_timeout,
+        }
+        if node.user:
+            options["username"] = node.user
+        if node.identity_file:
+            options["client_keys"] = [str(Path(node.identity_file).expanduser())]
+        known_hosts = Path(node.known_hosts or "~/.ssh/known_hosts").expanduser()
+        # A missing known_hosts file must refuse, never trust: an empty trust set does that.
+        options["known_hosts"] = str(known_hosts) if known_hosts.exists() else ([], [], [])
+        return options
+
+    def _host_key_message(self, exc: Exception) -> str:
+        known_hosts = self.node.known_hosts or "~/.ssh/known_hosts"
+        target = self.node.host if self.node.port == 22 else f"[{self.node.host}]:{self.node.port}"
+        return (f"{self._where()}: host key refused ({exc}): the key of {target} is not in {known_hosts} or has "
+                f"changed. Verify its fingerprint, then add it with: ssh-keyscan -p {self.node.port} "
+                f"{self.node.host} >> {known_hosts}")
+
+    def _fail(self, state: str, message: str) -> None:
+        self._failures += 1
+        delay = min(self.settings.reconnect_max, self.settings.reconnect_initial * 2 ** (self._failures - 1))
+        self._next_try = time.monotonic() + delay
+        self.state, self.last_error = state, message
+
+    def _mark_down(self, message: str) -> None:
+        if not self._connections:
+            self.state, self.last_error = "down", message
+
+    def _discard(self, channelled: _Channelled) -> None:
+        if channelled in self._connections:
+            self._connections.remove(channelled)
+        channelled.conn.abort()
+
+    def _where(self) -> str:
+        return f"node {self.node.name} ({self.node.host}:{self.node.port})"
+
+    def retry_now(self) -> None:
+        """Forget the backoff (an operator asked, or a health check is due)."""
+        self._next_try = 0.0
+
+    async def close(self) -> None:
+        """Close quickly: a link that hangs (a dead peer) is aborted instead of awaited."""
+        for channelled in self._connections:
+            channelled.conn.close()
+        for channelled in self._connections:
+            try:
+                await asyncio.wait_for(channelled.conn.wait_closed(), 0.5)
+            except (TimeoutError, asyncssh.Error, OSError):
+                channelled.conn.abort()
+        self._connections.clear()
+
+
+def _as_bytes(value: object) -> bytes:
+    if value is None:
+        return b""
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    text = str(exc) or type(exc).__name__
+    return text

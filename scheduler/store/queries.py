@@ -1,0 +1,565 @@
+"""Every SQL statement Sluice runs, as named functions. Parameters are always bound, never formatted in.
+
+Write functions expect to run inside a transaction opened by Database.write(); the caller decides its size,
+so a scheduler pass commits all its transitions at once (group commit)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from ..errors import InvalidTransition
+from ..models import Attempt, Backfill, Checkpoint, Event, NodeState, Run
+from ..states import RunStatus, is_allowed
+
+# Columns a transition may set besides status; a fixed list, so names never come from input.
+RUN_FIELDS = frozenset(
+    {"attempt", "attempts_used", "node", "exit_code", "next_attempt_at", "checkpoint_floor", "cancel_requested",
+     "started_at", "ended_at", "priority"}
+)
+ATTEMPT_FIELDS = frozenset(
+    {"status", "reason", "exit_code", "error", "pid", "pid_start", "ended_at", "stdout_offset", "stderr_offset",
+     "parsed_offset", "kill_signal_at", "kill_reason", "progress_done", "progress_total", "progress_message",
+     "progress_at", "log_error", "cleaned"}
+)
+
+
+@dataclass(frozen=True)
+class NewRun:
+    job: str
+    queue: str
+    priority: int
+    params: dict[str, Any]
+    partition: str | None
+    definition: dict[str, Any]
+    idempotency_key: str | None = None
+    backfill_id: int | None = None
+    backfill_seq: int | None = None
+    schedule_tick: str | None = None
+
+
+async def _one(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+    async with conn.execute(sql, params) as cursor:
+        return await cursor.fetchone()
+
+
+async def _all(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    async with conn.execute(sql, params) as cursor:
+        return list(await cursor.fetchall())
+
+
+# --- meta -------------------------------------------------------------------------------------------------
+
+async def get_meta(conn: aiosqlite.Connection, key: str) -> str | None:
+    row = await _one(conn, "SELECT value FROM meta WHERE key = ?", (key,))
+    return row[0] if row else None
+
+
+async def set_meta_default(conn: aiosqlite.Connection, key: str, value: str) -> str:
+    await conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+    stored = await get_meta(conn, key)
+    assert stored is not None
+    return stored
+
+
+# --- events -----------------------------------------------------------------------------------------------
+
+async def insert_event(
+    conn: aiosqlite.Connection, at: str, kind: str, *, run_id: int | None = None, attempt: int | None = None,
+    old_status: str | None = None, new_status: str | None = None, actor: str | None = None,
+    detail: str | None = None,
+) -> None:
+    await conn.execute(
+        "INSERT INTO events (at, run_id, attempt, kind, old_status, new_status, actor, detail)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (at, run_id, attempt, kind, old_status, new_status, actor, detail),
+    )
+
+
+async def events_for_run(conn: aiosqlite.Connection, run_id: int, limit: int = 1000) -> list[Event]:
+    rows = await _all(conn, "SELECT * FROM events WHERE run_id = ? ORDER BY id LIMIT ?", (run_id, limit))
+    return [Event.from_row(row) for row in rows]
+
+
+async def recent_events(
+    conn: aiosqlite.Connection, limit: int, before_id: int | None = None, kind: str | None = None,
+    actor: str | None = None,
+) -> list[Event]:
+    sql = "SELECT * FROM events WHERE 1 = 1"
+    params: list[Any] = []
+    if before_id is not None:
+        sql += " AND id < ?"
+        params.append(before_id)
+    if kind:
+        sql += " AND kind = ?"
+        params.append(kind)
+    if actor:
+        sql += " AND actor = ?"
+        params.append(actor)
+    sql += " ORDER BY id DESC LIMIT ?"
+    params.append(limit)
+    return [Event.from_row(row) for row in await _all(conn, sql, params)]
+
+
+# --- queues -----------------------------------------------------------------------------------------------
+
+async def ensure_queue(conn: aiosqlite.Connection, name: str) -> None:
+    await conn.execute("INSERT OR IGNORE INTO queues (name) VALUES (?)", (name,))
+
+
+async def configure_queue(conn: aiosqlite.Connection, name: str, priority: int, max_running: int | None) -> None:
+    await conn.execute(
+        "INSERT INTO queues (name, priority, max_running) VALUES (?, ?, ?)"
+        " ON CONFLICT(name) DO UPDATE SET priority = excluded.priority, max_running = excluded.max_running",
+        (name, priority, max_running),
+    )
+
+
+async def set_queue_paused(conn: aiosqlite.Connection, name: str, paused: bool) -> bool:
+    cursor = await conn.execute("UPDATE queues SET paused = ? WHERE name = ?", (int(paused), name))
+    return cursor.rowcount == 1
+
+
+async def queues(conn: aiosqlite.Connection) -> list[Any]:
+    return await _all(conn, "SELECT * FROM queues ORDER BY priority DESC, name")
+
+
+async def queue_status_counts(conn: aiosqlite.Connection) -> list[Any]:
+    return await _all(conn, "SELECT queue, status, count(*) AS n FROM runs GROUP BY queue, status")
+
+
+# --- nodes ------------------------------------------------------------------------------------------------
+
+async def ensure_nodes(conn: aiosqlite.Connection, names: Iterable[str], at: str) -> None:
+    await conn.executemany(
+        "INSERT OR IGNORE INTO nodes (name, updated_at) VALUES (?, ?)", [(name, at) for name in names]
+    )
+
+
+async def node_states(conn: aiosqlite.Connection) -> list[NodeState]:
+    return [NodeState.from_row(row) for row in await _all(conn, "SELECT * FROM nodes ORDER BY name")]
+
+
+async def set_node_drained(conn: aiosqlite.Connection, name: str, drained: bool, reason: str | None, at: str) -> None:
+    await conn.execute(
+        "INSERT INTO nodes (name, drained, drain_reason, updated_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT(name) DO UPDATE SET drained = excluded.drained, drain_reason = excluded.drain_reason,"
+        " updated_at = excluded.updated_at",
+        (name, int(drained), reason, at),
+    )
+
+
+async def set_node_health(
+    conn: aiosqlite.Connection, name: str, state: str, error: str | None, at: str
+) -> None:
+    """Record a node's connection state; down_since keeps the first moment of an outage."""
+    await conn.execute(
+        "INSERT INTO nodes (name, state, last_error, last_seen_at, down_since, updated_at)"
+        " VALUES (?1, ?2, ?3, CASE WHEN ?2 = 'up' THEN ?4 END, CASE WHEN ?2 != 'up' THEN ?4 END, ?4)"
+        " ON CONFLICT(name) DO UPDATE SET state = ?2, last_error = ?3,"
+        " last_seen_at = CASE WHEN ?2 = 'up' THEN ?4 ELSE last_seen_at END,"
+        " down_since = CASE WHEN ?2 = 'up' THEN NULL ELSE coalesce(down_since, ?4) END,"
+        " updated_at = ?4",
+        (name, state, error, at),
+    )
+
+
+# --- runs -------------------------------------------------------------------------------------------------
+
+async def find_run_by_key(conn: aiosqlite.Connection, key: str) -> int | None:
+    row = await _one(conn, "SELECT id FROM runs WHERE idempotency_key = ?", (key,))
+    return int(row[0]) if row else None
+
+
+async def insert_runs(conn: aiosqlite.Connection, new_runs: Sequence[NewRun], at: str, actor: str) -> list[int]:
+    """Insert queued runs and their 'submitted' events; returns ids in order."""
+    ids: list[int] = []
+    for new in new_runs:
+        cursor = await conn.execute(
+            "INSERT INTO runs (job, status, queue, priority, params, partition_key, definition, idempotency_key,"
+            " backfill_id, backfill_seq, schedule_tick, created_at, updated_at)"
+            " VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (new.job, new.queue, new.priority, json.dumps(new.params, sort_keys=True), new.partition,
+             json.dumps(new.definition, sort_keys=True), new.idempotency_key, new.backfill_id, new.backfill_seq,
+             new.schedule_tick, at, at),
+        )
+        assert cursor.lastrowid is not None
+        ids.append(cursor.lastrowid)
+    await conn.executemany(
+        "INSERT INTO events (at, run_id, kind, new_status, actor, detail) VALUES (?, ?, 'submitted', 'queued', ?, ?)",
+        [(at, run_id, actor, _submit_detail(new)) for run_id, new in zip(ids, new_runs, strict=True)],
+    )
+    return ids
+
+
+def _submit_detail(new: NewRun) -> str | None:
+    if new.backfill_id is not None:
+        return f"backfill {new.backfill_id}"
+    if new.schedule_tick is not None:
+        return f"schedule tick {new.schedule_tick}"
+    return None
+
+
+async def get_run(conn: aiosqlite.Connection, run_id: int) -> Run | None:
+    row = await _one(conn, "SELECT * FROM runs WHERE id = ?", (run_id,))
+    return Run.from_row(row) if row else None
+
+
+async def get_runs(conn: aiosqlite.Connection, run_ids: Sequence[int]) -> list[Run]:
+    if not run_ids:
+        return []
+    marks = ",".join("?" * len(run_ids))
+    rows = await _all(conn, f"SELECT * FROM runs WHERE id IN ({marks}) ORDER BY id", list(run_ids))
+    return [Run.from_row(row) for row in rows]
+
+
+async def transition_run(
+    conn: aiosqlite.Connection, run_id: int, target: RunStatus, at: str, *, kind: str, actor: str,
+    detail: str | None = None, on_attempt: int | None = None, expect: Iterable[RunStatus] | None = None,
+    **fields: Any,
+) -> RunStatus:
+    """Guarded status change plus its event, in the caller's transaction. Returns the old status."""
+    unknown = set(fields) - RUN_FIELDS
+    if unknown:
+        raise ValueError(f"not a run field: {sorted(unknown)}")
+    row = await _one(conn, "SELECT status FROM runs WHERE id = ?", (run_id,))
+    if row is None:
+        raise InvalidTransition(f"run {run_id} does not exist")
+    old = RunStatus(row[0])
+    allowed = set(expect) if expect is not None else None
+    if not is_allowed(old, target) or (allowed is not None and old not in allowed):
+        raise InvalidTransition(f"run {run_id} is {old.value}; it cannot become {target.value}")
+    assignments = "".join(f", {name} = ?" for name in fields)
+    cursor = await conn.execute(
+        f"UPDATE runs SET status = ?, updated_at = ?{assignments} WHERE id = ? AND status = ?",
+        (target.value, at, *fields.values(), run_id, old.value),
+    )
+    if cursor.rowcount != 1:
+        raise InvalidTransition(f"run {run_id} changed under us; it cannot become {target.value}")
+    await insert_event(conn, at, kind, run_id=run_id, attempt=on_attempt, old_status=old.value,
+                       new_status=target.value, actor=actor, detail=detail)
+    return old
+
+
+async def update_run_fields(conn: aiosqlite.Connection, run_id: int, at: str, **fields: Any) -> None:
+    unknown = set(fields) - RUN_FIELDS
+    if unknown:
+        raise ValueError(f"not a run field: {sorted(unknown)}")
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    await conn.execute(f"UPDATE runs SET {assignments}, updated_at = ? WHERE id = ?", (*fields.values(), at, run_id))
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    statuses: tuple[str, ...] = ()
+    job: str | None = None
+    queue: str | None = None
+    node: str | None = None
+    backfill_id: int | None = None
+    text: str | None = None
+
+
+def _filter_sql(run_filter: RunFilter) -> tuple[str, list[Any]]:
+    clauses, params = ["1 = 1"], []
+    if run_filter.statuses:
+        clauses.append(f"status IN ({','.join('?' * len(run_filter.statuses))})")
+        params.extend(run_filter.statuses)
+    for column, value in (("job", run_filter.job), ("queue", run_filter.queue), ("node", run_filter.node),
+                          ("backfill_id", run_filter.backfill_id)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if run_filter.text:
+        clauses.append("(job LIKE ? ESCAPE '\\' OR partition_key LIKE ? ESCAPE '\\' OR params LIKE ? ESCAPE '\\')")
+        pattern = "%" + run_filter.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        params.extend([pattern, pattern, pattern])
+    return " AND ".join(clauses), params
+
+
+async def list_runs(
+    conn: aiosqlite.Connection, run_filter: RunFilter, limit: int, before_id: int | None = None,
+    after_id: int | None = None,
+) -> list[Run]:
+    """Newest first, keyset-paged by id so a page costs the same at any depth of history."""
+    where, params = _filter_sql(run_filter)
+    if before_id is not None:
+        where += " AND id < ?"
+        params.append(before_id)
+    if after_id is not None:
+        where += " AND id > ?"
+        params.append(after_id)
+        rows = await _all(conn, f"SELECT * FROM runs WHERE {where} ORDER BY id ASC LIMIT ?", [*params, limit])
+        rows.reverse()
+    else:
+        rows = await _all(conn, f"SELECT * FROM runs WHERE {where} ORDER BY id DESC LIMIT ?", [*params, limit])
+    return [Run.from_row(row) for row in rows]
+
+
+async def count_runs(conn: aiosqlite.Connection, run_filter: RunFilter, cap: int | None = None) -> int:
+    where, params = _filter_sql(run_filter)
+    if cap is None:
+        row = await _one(conn, f"SELECT count(*) FROM runs WHERE {where}", params)
+    else:
+        row = await _one(conn, f"SELECT count(*) FROM (SELECT 1 FROM runs WHERE {where} LIMIT ?)", [*params, cap])
+    return int(row[0])
+
+
+async def status_counts(conn: aiosqlite.Connection) -> dict[str, int]:
+    rows = await _all(conn, "SELECT status, count(*) FROM runs GROUP BY status")
+    return {row[0]: row[1] for row in rows}
+
+
+async def queued_candidates(conn: aiosqlite.Connection, queue: str, limit: int) -> list[Run]:
+    rows = await _all(
+        conn,
+        "SELECT * FROM runs WHERE status = 'queued' AND queue = ? ORDER BY priority DESC, id LIMIT ?",
+        (queue, limit),
+    )
+    return [Run.from_row(row) for row in rows]
+
+
+async def due_retries(conn: aiosqlite.Connection, now: str, limit: int = 1000) -> list[Run]:
+    rows = await _all(
+        conn, "SELECT * FROM runs WHERE status = 'retry_wait' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+        (now, limit),
+    )
+    return [Run.from_row(row) for row in rows]
+
+
+async def running_counts_by_queue(conn: aiosqlite.Connection) -> dict[str, int]:
+    rows = await _all(conn, "SELECT queue, count(*) FROM runs WHERE status = 'running' GROUP BY queue")
+    return {row[0]: row[1] for row in rows}
+
+
+async def running_counts_by_backfill(conn: aiosqlite.Connection) -> dict[int, int]:
+    rows = await _all(
+        conn,
+        "SELECT backfill_id, count(*) FROM runs WHERE status = 'running' AND backfill_id IS NOT NULL"
+        " GROUP BY backfill_id",
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+async def runs_with_cancel_requested(conn: aiosqlite.Connection) -> list[Run]:
+    rows = await _all(conn, "SELECT * FROM runs WHERE cancel_requested IS NOT NULL AND status = 'running'")
+    return [Run.from_row(row) for row in rows]
+
+
+async def latest_runs_for_partitions(
+    conn: aiosqlite.Connection, job: str, partitions: Sequence[str]
+) -> dict[str, Run]:
+    """The newest run of each (job, partition); chunks keep the bound-parameter count small."""
+    latest: dict[str, Run] = {}
+    for start in range(0, len(partitions), 500):
+        chunk = list(partitions[start:start + 500])
+        marks = ",".join("?" * len(chunk))
+        rows = await _all(
+            conn,
+            f"SELECT r.* FROM runs r JOIN (SELECT partition_key, max(id) AS id FROM runs WHERE job = ?"
+            f" AND partition_key IN ({marks}) GROUP BY partition_key) newest ON r.id = newest.id",
+            [job, *chunk],
+        )
+        for row in rows:
+            run = Run.from_row(row)
+            assert run.partition is not None
+            latest[run.partition] = run
+    return latest
+
+
+# --- attempts ---------------------------------------------------------------------------------------------
+
+async def insert_attempt(
+    conn: aiosqlite.Connection, run_id: int, number: int, node: str, remote_dir: str, checkpoint_in: str | None,
+    at: str,
+) -> int:
+    cursor = await conn.execute(
+        "INSERT INTO attempts (run_id, number, node, status, remote_dir, checkpoint_in, started_at)"
+        " VALUES (?, ?, ?, 'starting', ?, ?, ?)",
+        (run_id, number, node, remote_dir, checkpoint_in, at),
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+async def update_attempt(conn: aiosqlite.Connection, attempt_id: int, **fields: Any) -> None:
+    unknown = set(fields) - ATTEMPT_FIELDS
+    if unknown:
+        raise ValueError(f"not an attempt field: {sorted(unknown)}")
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    await conn.execute(f"UPDATE attempts SET {assignments} WHERE id = ?", (*fields.values(), attempt_id))
+
+
+async def get_attempt(conn: aiosqlite.Connection, attempt_id: int) -> Attempt | None:
+    row = await _one(conn, "SELECT * FROM attempts WHERE id = ?", (attempt_id,))
+    return Attempt.from_row(row) if row else None
+
+
+async def attempts_for_run(conn: aiosqlite.Connection, run_id: int) -> list[Attempt]:
+    rows = await _all(conn, "SELECT * FROM attempts WHERE run_id = ? ORDER BY number", (run_id,))
+    return [Attempt.from_row(row) for row in rows]
+
+
+async def attempt_of_run(conn: aiosqlite.Connection, run_id: int, number: int) -> Attempt | None:
+    row = await _one(conn, "SELECT * FROM attempts WHERE run_id = ? AND number = ?", (run_id, number))
+    return Attempt.from_row(row) if row else None
+
+
+async def active_attempts(conn: aiosqlite.Connection) -> list[Attempt]:
+    rows = await _all(conn, "SELECT * FROM attempts WHERE status IN ('starting', 'running') ORDER BY id")
+    return [Attempt.from_row(row) for row in rows]
+
+
+async def unfenced_lost_attempts(conn: aiosqlite.Connection) -> list[Attempt]:
+    rows = await _all(conn, "SELECT * FROM attempts WHERE status = 'lost' AND cleaned = 0 ORDER BY id")
+    return [Attempt.from_row(row) for row in rows]
+
+
+async def attempts_to_clean(conn: aiosqlite.Connection, ended_before: str, limit: int = 200) -> list[Attempt]:
+    rows = await _all(
+        conn,
+        "SELECT * FROM attempts WHERE cleaned = 0 AND status NOT IN ('starting', 'running', 'lost')"
+        " AND ended_at < ? ORDER BY id LIMIT ?",
+        (ended_before, limit),
+    )
+    return [Attempt.from_row(row) for row in rows]
+
+
+async def last_attempts(conn: aiosqlite.Connection, run_ids: Sequence[int]) -> dict[int, Attempt]:
+    if not run_ids:
+        return {}
+    marks = ",".join("?" * len(run_ids))
+    rows = await _all(
+        conn,
+        f"SELECT a.* FROM attempts a JOIN runs r ON r.id = a.run_id AND a.number = r.attempt WHERE r.id IN ({marks})",
+        list(run_ids),
+    )
+    return {row["run_id"]: Attempt.from_row(row) for row in rows}
+
+
+# --- checkpoints ------------------------------------------------------------------------------------------
+
+async def insert_checkpoint(
+    conn: aiosqlite.Connection, run_id: int, attempt: int, at: str, value: str, offset: int
+) -> None:
+    await conn.execute(
+        "INSERT INTO checkpoints (run_id, attempt, at, value, offset) VALUES (?, ?, ?, ?, ?)",
+        (run_id, attempt, at, value, offset),
+    )
+
+
+async def max_checkpoint_id(conn: aiosqlite.Connection, run_id: int) -> int:
+    row = await _one(conn, "SELECT coalesce(max(id), 0) FROM checkpoints WHERE run_id = ?", (run_id,))
+    return int(row[0])
+
+
+async def checkpoints_for_run(conn: aiosqlite.Connection, run_id: int) -> list[Checkpoint]:
+    rows = await _all(conn, "SELECT * FROM checkpoints WHERE run_id = ? ORDER BY id", (run_id,))
+    return [Checkpoint.from_row(row) for row in rows]
+
+
+async def latest_checkpoint(conn: aiosqlite.Connection, run_id: int, floor: int = 0) -> Checkpoint | None:
+    """The newest checkpoint above the run's floor (a from-scratch retry raises the floor)."""
+    row = await _one(
+        conn, "SELECT * FROM checkpoints WHERE run_id = ? AND id > ? ORDER BY id DESC LIMIT 1", (run_id, floor)
+    )
+    return Checkpoint.from_row(row) if row else None
+
+
+# --- backfills --------------------------------------------------------------------------------------------
+
+async def insert_backfill(conn: aiosqlite.Connection, values: dict[str, Any]) -> int:
+    columns = ("job", "status", "max_parallel", "order_by", "canary", "range_from", "range_to", "params", "queue",
+               "priority", "planned", "skipped", "created_by", "created_at", "updated_at")
+    cursor = await conn.execute(
+        f"INSERT INTO backfills ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [values[name] for name in columns],
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+async def get_backfill(conn: aiosqlite.Connection, backfill_id: int) -> Backfill | None:
+    row = await _one(conn, "SELECT * FROM backfills WHERE id = ?", (backfill_id,))
+    return Backfill.from_row(row) if row else None
+
+
+async def list_backfills(conn: aiosqlite.Connection, limit: int = 200) -> list[Backfill]:
+    rows = await _all(conn, "SELECT * FROM backfills ORDER BY id DESC LIMIT ?", (limit,))
+    return [Backfill.from_row(row) for row in rows]
+
+
+async def active_backfills(conn: aiosqlite.Connection) -> list[Backfill]:
+    rows = await _all(conn, "SELECT * FROM backfills WHERE status IN ('active', 'paused')")
+    return [Backfill.from_row(row) for row in rows]
+
+
+async def update_backfill(conn: aiosqlite.Connection, backfill_id: int, at: str, **fields: Any) -> None:
+    allowed = {"status", "max_parallel", "canary_released"}
+    if set(fields) - allowed:
+        raise ValueError(f"not a backfill field: {sorted(set(fields) - allowed)}")
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    await conn.execute(
+        f"UPDATE backfills SET {assignments}, updated_at = ? WHERE id = ?", (*fields.values(), at, backfill_id)
+    )
+
+
+async def backfill_status_counts(conn: aiosqlite.Connection, backfill_id: int) -> dict[str, int]:
+    rows = await _all(conn, "SELECT status, count(*) FROM runs WHERE backfill_id = ? GROUP BY status", (backfill_id,))
+    return {row[0]: row[1] for row in rows}
+
+
+async def backfill_runs(conn: aiosqlite.Connection, backfill_id: int) -> list[Run]:
+    rows = await _all(conn, "SELECT * FROM runs WHERE backfill_id = ? ORDER BY backfill_seq", (backfill_id,))
+    return [Run.from_row(row) for row in rows]
+
+
+async def backfill_started_count(conn: aiosqlite.Connection, backfill_id: int) -> int:
+    """Runs of the backfill that have had at least one attempt (for the canary hold)."""
+    row = await _one(conn, "SELECT count(*) FROM runs WHERE backfill_id = ? AND attempt > 0", (backfill_id,))
+    return int(row[0])
+
+
+# --- schedules --------------------------------------------------------------------------------------------
+
+async def schedule_last_tick(conn: aiosqlite.Connection, job: str) -> str | None:
+    row = await _one(conn, "SELECT last_tick FROM schedules WHERE job = ?", (job,))
+    return row[0] if row else None
+
+
+async def set_schedule_last_tick(conn: aiosqlite.Connection, job: str, tick: str) -> None:
+    await conn.execute(
+        "INSERT INTO schedules (job, last_tick) VALUES (?, ?) ON CONFLICT(job) DO UPDATE SET last_tick = excluded.last_tick",
+        (job, tick),
+    )
+
+
+async def upstream_succeeded(conn: aiosqlite.Connection, job: str, partition: str | None) -> bool:
+    row = await _one(
+        conn,
+        "SELECT status FROM runs WHERE job = ? AND partition_key IS ? ORDER BY id DESC LIMIT 1",
+        (job, partition),
+    )
+    return bool(row and row[0] == "succeeded")
+
+
+async def upstream_status(conn: aiosqlite.Connection, job: str, partition: str | None) -> str | None:
+    row = await _one(
+        conn, "SELECT status FROM runs WHERE job = ? AND partition_key IS ? ORDER BY id DESC LIMIT 1", (job, partition)
+    )
+    return row[0] if row else None
+
+
+async def used_slots_by_node(conn: aiosqlite.Connection) -> dict[str, int]:
+    rows = await _all(conn, "SELECT node, count(*) FROM attempts WHERE status IN ('starting', 'running') GROUP BY node")
+    return {row[0]: row[1] for row in rows}
+
+
+async def backfill_started_counts(conn: aiosqlite.Connection, backfill_ids: Sequence[int]) -> dict[int, int]:
+    counts = {}
+    for backfill_id in backfill_ids:
+        counts[backfill_id] = await backfill_started_count(conn, backfill_id)
+    return counts
