@@ -10,7 +10,7 @@ for d in "$@"; do
     read -r pid start <"$d/pid"
     now=$(cut -d" " -f22 "/proc/$pid/stat" 2>/dev/null || echo gone)
     # The start time guards against a recycled pid: never signal someone else's process.
-    if [ "$now" = "$start" ] && kill -"$sig" -- "-$pid" 2>/dev/null; then result=sent; fi
+    if [ "$now" = "$start" ] && kill -"$sig" "-$pid" 2>/dev/null; then result=sent; fi
   fi
   echo "S $d $result"
 done

@@ -1,0 +1,51 @@
+"""Shared fixtures: in-process SSH worker nodes (LocalFleet) and real OpenSSH sshd servers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sshd import OpenSSHServer, sshd_path
+
+from scheduler.localnode import LocalFleet
+
+
+@pytest.fixture
+async def local_fleet(tmp_path: Path) -> AsyncIterator[LocalFleet]:
+    """A LocalFleet with nodes "n1" and "n2" running, keys in tmp_path/"keys"."""
+    async with LocalFleet(tmp_path / "keys") as fleet:
+        await fleet.start_node("n1")
+        await fleet.start_node("n2")
+        yield fleet
+
+
+def _require_sshd() -> None:
+    if sshd_path() is None:
+        if os.environ.get("SLUICE_REQUIRE_SSHD") == "1":
+            pytest.fail("no sshd binary: install openssh-server (SLUICE_REQUIRE_SSHD=1 forbids skipping)")
+        pytest.skip("no sshd binary: install openssh-server")
+
+
+@pytest.fixture
+def make_openssh_server(tmp_path: Path) -> Iterator[Callable[[str], OpenSSHServer]]:
+    """Factory for started OpenSSHServers, each in tmp_path/<name>; all are stopped at teardown."""
+    _require_sshd()
+    servers: list[OpenSSHServer] = []
+
+    def make(name: str = "sshd-node") -> OpenSSHServer:
+        server = OpenSSHServer(tmp_path / name, name)
+        servers.append(server)
+        server.start()
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def openssh_server(make_openssh_server: Callable[[str], OpenSSHServer]) -> OpenSSHServer:
+    """One started OpenSSHServer (skips without sshd unless SLUICE_REQUIRE_SSHD=1)."""
+    return make_openssh_server("sshd-node")
