@@ -18,6 +18,7 @@ def run_scheduler(home: Home, poll_interval: float, node_lost_after: float) -> i
     nodes = load_nodes(home.nodes_file)
     jobs = load_jobs(home.jobs_dir)  # refuse to start on an invalid job file: exit 2 naming it
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)  # it logs every channel at INFO
     print(f"sluice scheduler: home {home.root}, {len(nodes)} nodes, {len(jobs)} jobs; "
           "SIGTERM or Ctrl-C stops dispatching (jobs keep running on the workers)", file=sys.stderr)
     if not nodes:

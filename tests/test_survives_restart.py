@@ -1,0 +1,122 @@
+"""Jobs run detached: a stopped scheduler or a dropped SSH link neither kills them nor loses a byte of output."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from harness import SluiceHome
+from sshd import OpenSSHServer
+
+from scheduler.localnode import LocalFleet
+
+# Prints a numbered line every 0.5 s, so a gap or a duplicate shows as a wrong sequence.
+COUNTER_JOB = """
+command = '''i=0; while [ $i -lt {lines} ]; do i=$((i + 1)); echo "line $i of {lines}"; sleep 0.5; done; echo done'''
+[params]
+lines = "120"
+"""
+
+
+def expected_log(lines: int) -> bytes:
+    return b"".join(f"line {i} of {lines}\n".encode() for i in range(1, lines + 1)) + b"done\n"
+
+
+async def _start_scheduler_process(home: SluiceHome) -> asyncio.subprocess.Process:
+    log_path = home.root / "scheduler.log"
+    with open(log_path, "ab") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "console.cli", "scheduler", "--home", str(home.home.root), "--poll-interval", "0.2",
+            stdout=asyncio.subprocess.DEVNULL, stderr=log)
+    await asyncio.sleep(1.5)
+    assert process.returncode is None, log_path.read_text()
+    return process
+
+
+async def _stop_scheduler_process(process: asyncio.subprocess.Process) -> float:
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(process.wait(), 10)
+    return time.monotonic() - started
+
+
+async def test_60s_job_survives_scheduler_stopped_for_20s(tmp_path: Path, openssh_server: OpenSSHServer) -> None:
+    """The foundation's 'done when': a 60 s job, the scheduler stopped for 20 s mid-run, complete logs."""
+    home = SluiceHome(tmp_path, openssh_server.node_toml("n1", workdir=str(tmp_path / "worker")))
+    home.add_job("counter", COUNTER_JOB)
+    scheduler = await _start_scheduler_process(home)
+    run_id = await home.submit("counter", "lines=120")
+    await home.wait_for(run_id, {"running"}, timeout=10)
+    await asyncio.sleep(15)
+    assert await _stop_scheduler_process(scheduler) < 2.0, "SIGTERM must stop the scheduler within 2 s"
+    during = await home.run_json(run_id)
+    assert during["status"] == "running"
+    await asyncio.sleep(20)
+    worker_log = next((tmp_path / "worker").rglob("stdout")).read_bytes()
+    assert b"line 60 of 120" in worker_log, "the job must keep running while no scheduler watches it"
+    scheduler = await _start_scheduler_process(home)
+    try:
+        run = await home.wait_ended(run_id, timeout=60)
+    finally:
+        await _stop_scheduler_process(scheduler)
+    assert run["status"] == "succeeded" and run["attempt"] == 1
+    log = await home.cli("logs", str(run_id))
+    assert log.stdout == expected_log(120)
+    assert [e["kind"] for e in run["events"]].count("dispatched") == 1
+
+
+async def test_dropped_ssh_link_loses_no_byte(tmp_path: Path) -> None:
+    async with LocalFleet(tmp_path / "keys") as fleet:
+        await fleet.start_node("n1")
+        home = SluiceHome(tmp_path, fleet.nodes_toml(workdir=str(tmp_path / "worker")))
+        home.add_job("counter", COUNTER_JOB)
+        await home.start_scheduler()
+        try:
+            run_id = await home.submit("counter", "lines=12")
+            await home.wait_for(run_id, {"running"})
+            for _ in range(3):
+                await asyncio.sleep(1.2)
+                await fleet.drop_connections("n1")
+            run = await home.wait_ended(run_id, timeout=30)
+        finally:
+            await home.stop_scheduler()
+    assert run["status"] == "succeeded" and run["attempt"] == 1
+    assert (await home.cli("logs", str(run_id))).stdout == expected_log(12)
+
+
+async def test_second_scheduler_refuses_to_start(tmp_path: Path) -> None:
+    home = SluiceHome(tmp_path, "")
+    await home.start_scheduler()
+    try:
+        result = await home.cli("scheduler")
+    finally:
+        await home.stop_scheduler()
+    assert result.code == 1
+    assert "another scheduler is already running" in result.stderr and str(os.getpid()) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_unknown_host_key_is_refused_and_shown(tmp_path: Path, openssh_server: OpenSSHServer) -> None:
+    openssh_server.known_hosts_path.write_text("")  # the operator never added this host's key
+    home = SluiceHome(tmp_path, openssh_server.node_toml("n1", workdir=str(tmp_path / "worker")))
+    home.add_job("quick", 'command = "echo hi"\n')
+    await home.start_scheduler()
+    try:
+        run_id = await home.submit("quick")
+        deadline = time.monotonic() + 15
+        while True:
+            nodes = (await home.cli_json("nodes"))["nodes"]
+            if nodes[0]["state"] == "refused" or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        runs = (await home.cli_json("runs"))["runs"]
+    finally:
+        await home.stop_scheduler()
+    assert nodes[0]["state"] == "refused"
+    assert "host key refused" in nodes[0]["last_error"] and "ssh-keyscan" in nodes[0]["last_error"]
+    assert not list((tmp_path / "worker").rglob("job.sh")), "nothing may run on a host whose key is unknown"
+    assert runs[0]["id"] == run_id and runs[0]["status"] in ("queued", "retry_wait")
