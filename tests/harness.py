@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.config import load_nodes
-from scheduler.engine import Engine
+from scheduler.engine import Clock, Engine, utcnow
 from scheduler.home import Home, private_dir, write_private
 from scheduler.scheduler import Scheduler, SchedulerSettings
 from scheduler.ssh.executor import SshExecutor
@@ -70,10 +70,11 @@ class SluiceHome:
             args += ["-p", param]
         return int((await self.cli_json(*args))["run_id"])
 
-    async def start_scheduler(self, settings: SchedulerSettings = FAST, **transport: float) -> Scheduler:
+    async def start_scheduler(self, settings: SchedulerSettings = FAST, clock: Clock = utcnow,
+                              **transport: float) -> Scheduler:
         nodes = load_nodes(self.home.nodes_file)
         executor = SshExecutor(nodes, TransportSettings(reconnect_max=1.0, **transport))
-        self.scheduler = Scheduler(self.home, executor, nodes, settings=settings)
+        self.scheduler = Scheduler(self.home, executor, nodes, settings=settings, clock=clock)
         self._stop = asyncio.Event()
         self._task = asyncio.ensure_future(self.scheduler.run(self._stop))
         await asyncio.sleep(0.05)

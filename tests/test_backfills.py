@@ -1,0 +1,178 @@
+"""Backfills over SSH: throttled, never re-running what succeeded, held by canaries, paused, cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from harness import SluiceHome
+
+from scheduler.localnode import LocalFleet
+from scheduler.store.queries import RunFilter
+
+DAILY_JOB = """
+command = '''echo "loading {day}"; sleep {pause}; echo "{day}" >> {out}'''
+[params]
+pause = "0.3"
+out = "/dev/null"
+[partition]
+param = "day"
+kind = "daily"
+"""
+
+
+@pytest.fixture
+async def home(tmp_path: Path) -> AsyncIterator[SluiceHome]:
+    """Two in-process SSH nodes with 3 slots each (6 in all, more than any max-parallel below)."""
+    async with LocalFleet(tmp_path / "keys") as fleet:
+        await fleet.start_node("n1")
+        await fleet.start_node("n2")
+        sluice = SluiceHome(tmp_path, fleet.nodes_toml(slots=3, workdir=str(tmp_path / "workers")))
+        sluice.add_job("daily", DAILY_JOB)
+        try:
+            yield sluice
+        finally:
+            await sluice.stop_scheduler()
+
+
+async def _counts(home: SluiceHome) -> tuple[int, int]:
+    async with await home.engine() as engine:
+        events = len(await engine.events(100_000))
+        return await engine.count_runs(), events
+
+
+async def _wait_backfill(home: SluiceHome, backfill_id: int, timeout: float = 60) -> dict:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while True:
+        detail = await home.cli_json("backfill-show", str(backfill_id))
+        if detail["status"] in ("done", "cancelled") or time.monotonic() > deadline:
+            return detail
+        await asyncio.sleep(0.2)
+
+
+async def test_31_day_backfill_never_exceeds_max_parallel_and_is_not_repeated(home: SluiceHome) -> None:
+    out = home.root / "loaded.txt"
+    await home.start_scheduler()
+    created = await home.cli_json("backfill", "daily", "--from", "2026-10-01", "--to", "2026-10-31",
+                                  "--max-parallel", "3", "-p", f"out={out}")
+    assert (created["planned"], created["skipped"], len(created["run_ids"])) == (31, 0, 31)
+    peak = 0
+    async with await home.engine() as engine:
+        running = RunFilter(statuses=("running",), backfill_id=created["backfill_id"])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            peak = max(peak, await engine.count_runs(running))
+            assert peak <= 3, "more runs of the backfill running than --max-parallel allows"
+            if await engine.count_runs(RunFilter(statuses=("succeeded",), backfill_id=created["backfill_id"])) == 31:
+                break
+            await asyncio.sleep(0.03)
+    assert peak == 3
+    detail = await _wait_backfill(home, created["backfill_id"])
+    assert detail["status"] == "done" and detail["counts"] == {"succeeded": 31}
+    assert sorted(out.read_text().split()) == [f"2026-10-{d:02d}" for d in range(1, 32)]
+    again = await home.cli_json("backfill", "daily", "--from", "2026-10-01", "--to", "2026-10-31",
+                                "--max-parallel", "3", "-p", f"out={out}")
+    assert (again["backfill_id"], again["planned"], again["skipped"], again["run_ids"]) == (None, 0, 31, [])
+    dry = await home.cli_json("backfill", "daily", "--from", "2026-10-01", "--to", "2026-10-31", "--rerun-succeeded",
+                              "--dry-run")
+    assert dry["planned"] == 31 and dry["skipped"] == 0
+
+
+async def test_dry_run_prints_the_plan_and_creates_nothing(home: SluiceHome) -> None:
+    first = await home.cli_json("backfill", "daily", "--from", "2026-01-01", "--to", "2026-01-03")
+    before = await _counts(home)
+    dry = await home.cli_json("backfill", "daily", "--from", "2025-12-30", "--to", "2026-01-05", "--dry-run",
+                              "--order", "newest-first")
+    assert await _counts(home) == before
+    assert dry["backfill_id"] is None and dry["run_ids"] == []
+    assert dry["partitions"] == ["2026-01-05", "2026-01-04", "2025-12-31", "2025-12-30"]
+    assert dry["planned"] == 4 and dry["skipped"] == 3
+    text = (await home.cli("backfill", "daily", "--from", "2025-12-30", "--to", "2026-01-05", "--dry-run")).text
+    assert "4 runs planned, 3 partitions skipped" in text and "skipped 3: already queued" in text
+    assert "dry run: nothing created" in text
+    assert first["planned"] == 3
+
+
+async def test_canary_runs_the_first_partitions_and_holds_the_rest(home: SluiceHome) -> None:
+    await home.start_scheduler()
+    created = await home.cli_json("backfill", "daily", "--from", "2026-02-01", "--to", "2026-02-06", "--canary", "2",
+                                  "-p", "pause=0")
+    backfill_id = str(created["backfill_id"])
+    await asyncio.sleep(2.0)
+    detail = await home.cli_json("backfill-show", backfill_id)
+    statuses = [p["status"] for p in detail["partitions"]]
+    assert statuses == ["succeeded", "succeeded", "queued", "queued", "queued", "queued"]
+    assert all("canary" in p["wait_reason"] for p in detail["partitions"][2:])
+    assert (await home.cli("backfill-resume", backfill_id)).code == 0
+    detail = await _wait_backfill(home, created["backfill_id"])
+    assert detail["counts"] == {"succeeded": 6}
+
+
+async def test_pause_holds_new_starts_and_resume_continues(home: SluiceHome) -> None:
+    await home.start_scheduler()
+    created = await home.cli_json("backfill", "daily", "--from", "2026-03-01", "--to", "2026-03-06",
+                                  "--max-parallel", "1", "-p", "pause=0.5")
+    backfill_id = str(created["backfill_id"])
+    await home.wait_for(created["run_ids"][0], {"running"})
+    assert (await home.cli("backfill-pause", backfill_id)).code == 0
+    await home.wait_ended(created["run_ids"][0])
+    await asyncio.sleep(1.0)
+    detail = await home.cli_json("backfill-show", backfill_id)
+    assert detail["status"] == "paused"
+    assert detail["counts"].get("running", 0) == 0 and detail["counts"]["queued"] >= 4
+    assert all(p["wait_reason"] == f"backfill {backfill_id} is paused"
+               for p in detail["partitions"] if p["status"] == "queued")
+    assert (await home.cli("backfill-resume", backfill_id)).code == 0
+    assert (await _wait_backfill(home, created["backfill_id"]))["counts"] == {"succeeded": 6}
+
+
+async def test_cancel_stops_queued_runs_and_lets_running_ones_finish(home: SluiceHome) -> None:
+    await home.start_scheduler()
+    created = await home.cli_json("backfill", "daily", "--from", "2026-04-01", "--to", "2026-04-05",
+                                  "--max-parallel", "1", "-p", "pause=1")
+    await home.wait_for(created["run_ids"][0], {"running"})
+    result = await home.cli("backfill-cancel", str(created["backfill_id"]), "--reason", "bad fix")
+    assert result.code == 0, result.stderr
+    first = await home.wait_ended(created["run_ids"][0])
+    assert first["status"] == "succeeded"
+    detail = await home.cli_json("backfill-show", str(created["backfill_id"]))
+    assert detail["status"] == "cancelled" and detail["counts"] == {"succeeded": 1, "cancelled": 4}
+    events = await home.cli_json("events", "--kind", "backfill_cancelled")
+    assert "bad fix" in events["events"][0]["detail"]
+
+
+async def test_throttle_change_and_retry_failed(home: SluiceHome) -> None:
+    home.add_job("picky", """
+command = '''case {day} in *-03) [ -e {fixed} ] || exit 4 ;; esac; echo ok'''
+[params]
+fixed = "/nonexistent"
+[partition]
+param = "day"
+kind = "daily"
+""")
+    fixed = home.root / "fixed"
+    await home.start_scheduler()
+    created = await home.cli_json("backfill", "picky", "--from", "2026-05-01", "--to", "2026-05-04",
+                                  "--max-parallel", "1", "-p", f"fixed={fixed}")
+    backfill_id = str(created["backfill_id"])
+    assert (await home.cli("backfill-set", backfill_id, "--max-parallel", "4")).code == 0
+    detail = await _wait_backfill(home, created["backfill_id"])
+    assert detail["max_parallel"] == 4 and detail["counts"] == {"succeeded": 3, "failed": 1}
+    fixed.touch()
+    assert (await home.cli("backfill-retry-failed", backfill_id)).code == 0
+    await asyncio.sleep(0.5)
+    detail = await _wait_backfill(home, created["backfill_id"])
+    assert detail["counts"] == {"succeeded": 4}
+
+
+async def test_10000_partition_backfill_is_created_in_one_go(home: SluiceHome) -> None:
+    home.add_job("hourly", 'command = "true"\n[partition]\nparam = "hour"\nkind = "hourly"\n')
+    created = await home.cli_json("backfill", "hourly", "--from", "2025-01-01T00", "--to", "2026-02-21T15")
+    assert created["planned"] == 10_000 and len(set(created["run_ids"])) == 10_000
+    runs, _ = await _counts(home)
+    assert runs == 10_000
+    backfills = await home.cli_json("backfills")
+    assert backfills["backfills"][0]["planned"] == 10_000
