@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.engine import Engine
-from scheduler.errors import SluiceError
+from scheduler.errors import SluiceError, UsageError
 from scheduler.home import Home
 
 from . import cli_backfill as commands_backfill
@@ -59,6 +59,15 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
 
 
+def _duration_arg(name: str, text: str) -> float:
+    from scheduler.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{name}: {exc}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sluice", description="Run batch jobs on a fleet over SSH, durably.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
@@ -69,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--poll-interval", type=float, default=0.5, help="seconds between worker polls")
     p.add_argument("--node-lost-after", type=float, default=60.0, help="seconds before a silent node's attempts are lost")
+    p.add_argument("--retention", default="1h", help="keep finished attempt folders on workers this long (default 1h)")
     p = sub.add_parser("console", help="open the operator console")
     _common(p)
     p.add_argument("--readonly", action="store_true", help="disable every action that changes anything")
@@ -131,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("node")
         if name == "drain":
             p.add_argument("--reason")
+            p.add_argument("--deadline", help="after this long (e.g. 10m), preempt runs still on the node: TERM, "
+                                              "grace, KILL; they continue elsewhere from their checkpoint")
     p = sub.add_parser("queues", help="queues with counts")
     _common(p, json_output=True)
     for name in ("pause", "resume"):
@@ -173,7 +185,8 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "scheduler":
         from .cli_scheduler import run_scheduler
 
-        return run_scheduler(Home.resolve(args.home, args.jobs), args.poll_interval, args.node_lost_after)
+        return run_scheduler(Home.resolve(args.home, args.jobs), args.poll_interval, args.node_lost_after,
+                             _duration_arg("--retention", args.retention))
     if args.command == "demo":
         from .cli_demo import run_demo
 

@@ -16,8 +16,8 @@ from scheduler.jobspec import parse_param_args
 from scheduler.states import TERMINAL, RunStatus
 from scheduler.store.queries import RunFilter
 
-from .output import EventOut, NodeOut, QueueOut, RunDetailOut, RunOut
 from .cli_tables import print_table
+from .output import EventOut, NodeOut, QueueOut, RunDetailOut, RunOut
 
 
 def _json(document: Any) -> None:
@@ -213,7 +213,16 @@ async def nodes(engine: Engine, args: argparse.Namespace) -> int:
 
 async def drain(engine: Engine, args: argparse.Namespace) -> int:
     draining = args.command == "drain"
-    await engine.set_drained(args.node, draining, getattr(args, "reason", None))
+    deadline = getattr(args, "deadline", None)
+    seconds = None
+    if deadline is not None:
+        from scheduler.durations import parse_duration
+
+        try:
+            seconds = parse_duration(deadline)
+        except ValueError as exc:
+            raise UsageError(f"--deadline: {exc}") from None
+    await engine.set_drained(args.node, draining, getattr(args, "reason", None), seconds)
     print(f"node {args.node} {'drained: no new runs go there' if draining else 'undrained'}")
     return 0
 

@@ -13,7 +13,7 @@ from scheduler.scheduler import Scheduler, SchedulerSettings
 from scheduler.ssh.executor import SshExecutor
 
 
-def run_scheduler(home: Home, poll_interval: float, node_lost_after: float) -> int:
+def run_scheduler(home: Home, poll_interval: float, node_lost_after: float, retention: float = 3600.0) -> int:
     home.ensure()
     nodes = load_nodes(home.nodes_file)
     jobs = load_jobs(home.jobs_dir)  # refuse to start on an invalid job file: exit 2 naming it
@@ -23,7 +23,7 @@ def run_scheduler(home: Home, poll_interval: float, node_lost_after: float) -> i
           "SIGTERM or Ctrl-C stops dispatching (jobs keep running on the workers)", file=sys.stderr)
     if not nodes:
         print(f"sluice scheduler: warning: no nodes in {home.nodes_file}; runs will wait", file=sys.stderr)
-    settings = SchedulerSettings(poll_interval=poll_interval, node_lost_after=node_lost_after)
+    settings = SchedulerSettings(poll_interval=poll_interval, node_lost_after=node_lost_after, retention=retention)
     asyncio.run(_serve(home, nodes, settings))
     return 0
 

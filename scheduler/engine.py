@@ -8,7 +8,7 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import backfills as bf
@@ -217,14 +217,18 @@ class Engine:
             await q.insert_event(conn, now, "priority", run_id=run_id, actor=self.actor,
                                  detail=f"{run.priority} -> {priority}")
 
-    async def set_drained(self, node: str, drained: bool, reason: str | None = None) -> None:
+    async def set_drained(self, node: str, drained: bool, reason: str | None = None,
+                          deadline: float | None = None) -> None:
+        """Drain: no new runs go to the node; with a deadline (seconds), runs still there then are preempted."""
         if node not in {config.name for config in self.node_configs()}:
             raise NotFound(f"node {node!r} is not in {self.home.nodes_file}")
         async with self.db.write() as conn:
             now = self.now()
-            await q.set_node_drained(conn, node, drained, reason if drained else None, now)
+            until = to_iso(self.clock() + timedelta(seconds=deadline)) if drained and deadline is not None else None
+            await q.set_node_drained(conn, node, drained, reason if drained else None, until, now)
+            detail = f"node {node}" + (f", running jobs preempted at {until}" if until else "")
             await q.insert_event(conn, now, "drain" if drained else "undrain", actor=self.actor,
-                                 detail=f"node {node}" + (f": {reason}" if reason else ""))
+                                 detail=detail + (f": {reason}" if reason else ""))
 
     async def set_queue_paused(self, queue: str, paused: bool) -> None:
         async with self.db.write() as conn:

@@ -148,6 +148,7 @@ class NodeState:
     state: str
     drained: bool
     drain_reason: str | None
+    drain_deadline: str | None
     last_error: str | None
     last_seen_at: str | None
     down_since: str | None
@@ -159,6 +160,7 @@ class NodeState:
             state=row["state"],
             drained=bool(row["drained"]),
             drain_reason=row["drain_reason"],
+            drain_deadline=row["drain_deadline"],
             last_error=row["last_error"],
             last_seen_at=row["last_seen_at"],
             down_since=row["down_since"],

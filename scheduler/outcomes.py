@@ -39,6 +39,8 @@ def classify_exit(attempt: Attempt, report: ProbeReport, checkpoint_exit_code: i
         return AttemptEnd(AttemptStatus.TIMED_OUT, EndReason.TIMEOUT, code)
     if attempt.kill_reason in ("cancelled", "fenced"):
         return AttemptEnd(AttemptStatus.CANCELLED, EndReason.CANCELLED, code)
+    if attempt.kill_reason == "drained":
+        return AttemptEnd(AttemptStatus.PREEMPTED, EndReason.PREEMPTED, code, "its node was drained")
     if code == checkpoint_exit_code and checkpointed:
         return AttemptEnd(AttemptStatus.YIELDED, EndReason.CHECKPOINT_YIELD, code)
     return AttemptEnd(AttemptStatus.FAILED, EndReason.EXIT, code, _signal_note(code))
@@ -75,6 +77,9 @@ def decide(run: Run, end: AttemptEnd, now: datetime, rng: random.Random) -> RunD
         return RunDecision(RunStatus.CANCELLED, True, None, "killed on request")
     if end.status == AttemptStatus.YIELDED:
         return RunDecision(RunStatus.QUEUED, False, None, "yielded with a checkpoint: continues from it")
+    if end.status == AttemptStatus.PREEMPTED:
+        return RunDecision(RunStatus.QUEUED, False, None,
+                           "preempted by a node drain: continues elsewhere from its latest checkpoint")
     if end.reason == EndReason.LAUNCH_FAILED:
         at = to_iso(now + timedelta(seconds=LAUNCH_RETRY_DELAY))
         return RunDecision(RunStatus.RETRY_WAIT, False, at, f"launch failed: {end.error}")

@@ -279,10 +279,15 @@ class Scheduler:
         """Start TERM for cancel requests and timeouts; KILL what is still alive after its grace period."""
         at = to_iso(now)
         cancels = {run.id: run for run in await q.runs_with_cancel_requested(conn)}  # type: ignore[arg-type]
+        deadlines = {state.name: from_iso(state.drain_deadline) for state in await q.node_states(conn)  # type: ignore[arg-type]
+                     if state.drained and state.drain_deadline}
         for attempt in list(self.active.values()):
             if attempt.status != AttemptStatus.RUNNING:
                 continue
             reason = self._kill_reason(attempt, cancels, now)
+            deadline = deadlines.get(attempt.node)
+            if reason is None and deadline is not None and now >= deadline:
+                reason = "drained"
             if reason and attempt.kill_reason is None:
                 await q.update_attempt(conn, attempt.id, kill_reason=reason, kill_signal_at=at)  # type: ignore[arg-type]
                 run = cancels.get(attempt.run_id)

@@ -39,6 +39,8 @@ class AttemptStatus(StrEnum):
     LOST = "lost"
     #: Exited with the checkpoint exit code: the run continues from its checkpoint.
     YIELDED = "yielded"
+    #: Killed to free its node (a drain deadline passed): the run continues elsewhere from its checkpoint.
+    PREEMPTED = "preempted"
 
 
 class EndReason(StrEnum):
@@ -50,6 +52,7 @@ class EndReason(StrEnum):
     NODE_LOST = "node_lost"
     LAUNCH_FAILED = "launch_failed"
     CHECKPOINT_YIELD = "checkpoint_yield"
+    PREEMPTED = "preempted"
 
 
 S = RunStatus

@@ -144,12 +144,14 @@ async def node_states(conn: aiosqlite.Connection) -> list[NodeState]:
     return [NodeState.from_row(row) for row in await _all(conn, "SELECT * FROM nodes ORDER BY name")]
 
 
-async def set_node_drained(conn: aiosqlite.Connection, name: str, drained: bool, reason: str | None, at: str) -> None:
+async def set_node_drained(
+    conn: aiosqlite.Connection, name: str, drained: bool, reason: str | None, deadline: str | None, at: str
+) -> None:
     await conn.execute(
-        "INSERT INTO nodes (name, drained, drain_reason, updated_at) VALUES (?, ?, ?, ?)"
+        "INSERT INTO nodes (name, drained, drain_reason, drain_deadline, updated_at) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT(name) DO UPDATE SET drained = excluded.drained, drain_reason = excluded.drain_reason,"
-        " updated_at = excluded.updated_at",
-        (name, int(drained), reason, at),
+        " drain_deadline = excluded.drain_deadline, updated_at = excluded.updated_at",
+        (name, int(drained), reason, deadline, at),
     )
 
 

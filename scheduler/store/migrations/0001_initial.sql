@@ -17,6 +17,7 @@ CREATE TABLE nodes (
     state         TEXT NOT NULL DEFAULT 'unknown',  -- unknown | up | down | refused
     drained       INTEGER NOT NULL DEFAULT 0,
     drain_reason  TEXT,
+    drain_deadline TEXT,                    -- after it, running attempts are preempted (TERM, grace, KILL)
     last_error    TEXT,
     last_seen_at  TEXT,
     down_since    TEXT,
