@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import math
 import re
 import tomllib
 from pathlib import Path
@@ -12,6 +14,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     field_validator,
     model_validator,
@@ -31,8 +34,21 @@ def _duration(value: Any) -> float:
     raise ValueError("expected a duration such as \"30s\", \"15m\", \"1h30m\" or \"2d\"")
 
 
+def _param_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        # The definition snapshot and --json output are JSON, which has no nan or inf.
+        raise ValueError(f"expected a finite number, not {value}")
+    if isinstance(value, str | int | float):
+        return value
+    kind = "a table" if isinstance(value, dict) else "a list" if isinstance(value, list) else type(value).__name__
+    raise ValueError(f"expected a string, a number or true/false, not {kind}")
+
+
 Duration = Annotated[float, BeforeValidator(_duration)]
-ParamValue = str | int | float | bool
+# TOML has real integers and booleans: `priority = true` or `slots = 2.0` is a mistake, not a value to coerce.
+Int = Annotated[int, Strict()]
+Bool = Annotated[bool, Strict()]
+ParamValue = Annotated[str | int | float | bool, BeforeValidator(_param_value)]
 
 
 class Frozen(BaseModel):
@@ -42,11 +58,11 @@ class Frozen(BaseModel):
 class NodeConfig(Frozen):
     name: str = Field(pattern=NAME_PATTERN)
     host: str = Field(min_length=1, max_length=255)
-    port: int = Field(default=22, ge=1, le=65535)
+    port: Int = Field(default=22, ge=1, le=65535)
     user: str | None = Field(default=None, min_length=1, max_length=64)
     identity_file: str | None = None
     known_hosts: str | None = None
-    slots: int = Field(default=4, ge=1, le=1024)
+    slots: Int = Field(default=4, ge=1, le=1024)
     labels: list[str] = Field(default_factory=list)
     workdir: str = "~/.sluice"
 
@@ -73,8 +89,8 @@ class NodesFile(Frozen):
 
 class QueueConfig(Frozen):
     name: str = Field(pattern=NAME_PATTERN)
-    priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
-    max_running: int | None = Field(default=None, ge=1)
+    priority: Int = Field(default=0, ge=-1_000_000, le=1_000_000)
+    max_running: Int | None = Field(default=None, ge=1, le=1_000_000)
 
 
 class QueuesFile(Frozen):
@@ -82,13 +98,13 @@ class QueuesFile(Frozen):
 
 
 class RetryPolicy(Frozen):
-    max_attempts: int = Field(default=1, ge=1, le=1000)
+    max_attempts: Int = Field(default=1, ge=1, le=1000)
     backoff: Duration = 10.0
     max_backoff: Duration = 600.0
     #: Retry only these exit codes; None means any non-zero code.
-    on_exit_codes: list[int] | None = None
+    on_exit_codes: list[Annotated[Int, Field(ge=1, le=255)]] | None = None
     #: Whether an attempt lost with its node counts against max_attempts.
-    node_lost_consumes_attempt: bool = False
+    node_lost_consumes_attempt: Bool = False
 
 
 class PartitionSpec(Frozen):
@@ -111,7 +127,7 @@ class JobDefinition(Frozen):
     command: str = Field(min_length=1, max_length=100_000)
     params: dict[str, ParamValue] = Field(default_factory=dict)
     queue: str = Field(default="default", pattern=NAME_PATTERN)
-    priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
+    priority: Int = Field(default=0, ge=-1_000_000, le=1_000_000)
     timeout: Duration | None = None
     workdir: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
@@ -120,10 +136,10 @@ class JobDefinition(Frozen):
     partition: PartitionSpec | None = None
     schedule: str | None = None
     timezone: str = "UTC"
-    catchup: bool = False
+    catchup: Bool = False
     after: list[str] = Field(default_factory=list)
     kill_grace: Duration = 30.0
-    checkpoint_exit_code: int = Field(default=85, ge=1, le=255)
+    checkpoint_exit_code: Int = Field(default=85, ge=1, le=255)
 
     @field_validator("params")
     @classmethod
@@ -181,17 +197,43 @@ class JobDefinition(Frozen):
         return names
 
 
+_PATTERN_WORDS = {
+    NAME_PATTERN: "expected letters, digits, '_', '.' or '-', starting with a letter or digit (at most 128)",
+    PARAM_PATTERN: "expected letters, digits and '_', not starting with a digit (at most 64)",
+}
+
+
+def _known_fields() -> set[str]:
+    models: list[type[BaseModel]] = [NodeConfig, QueueConfig, RetryPolicy, PartitionSpec, JobDefinition]
+    return {name for model in models for name in model.model_fields} | {"node", "queue"}
+
+
+def _problem(item: Any) -> str:
+    """One field's complaint in an operator's words: what is wrong, what is expected, what was given."""
+    kind = item["type"]
+    if kind == "extra_forbidden":
+        name = str(item["loc"][-1]) if item["loc"] else ""
+        close = difflib.get_close_matches(name, _known_fields(), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "check the spelling; `sluice init` writes an example"
+        return f"unknown field ({hint})"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "string_pattern_mismatch":
+        message = _PATTERN_WORDS.get(item.get("ctx", {}).get("pattern"), item["msg"])
+    else:
+        message = item["msg"].removeprefix("Value error, ")
+    given = repr(item.get("input"))
+    if kind.startswith(("int_", "bool_", "string_", "float_", "list_", "dict_", "literal_", "greater", "less")):
+        message += f" (got {given if len(given) <= 40 else given[:37] + '...'})"
+    return message
+
+
 def format_validation_error(source: str, error: ValidationError) -> str:
     """One paragraph naming the file, each field path and what is expected."""
     problems = []
     for item in error.errors():
         path = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown field (check the spelling; see `sluice init` for an example)"
-        elif item["type"] == "missing":
-            message = "required field is missing"
-        problems.append(f"{path}: {message}")
+        problems.append(f"{path}: {_problem(item)}")
     return f"{source}: " + "; ".join(problems)
 
 

@@ -5,31 +5,39 @@ from __future__ import annotations
 import re
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+# re.ASCII: without it \d also matches other scripts' digits ("٥s"), which float() would quietly accept.
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", re.ASCII)
 MAX_SECONDS = 366 * 86400.0
 
 
 def parse_duration(text: str | int | float) -> float:
     """Seconds in `text`; raises ValueError with what is expected."""
-    if isinstance(text, bool):
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
         raise ValueError("expected a duration such as \"30s\", \"15m\", \"1h30m\" or \"2d\"")
     if isinstance(text, int | float):
-        seconds = float(text)
-    else:
-        compact = text.strip().replace(" ", "")
-        pos, seconds = 0, 0.0
-        for match in _PART.finditer(compact):
-            if match.start() != pos:
-                break
-            seconds += float(match.group(1)) * _UNITS[match.group(2)]
-            pos = match.end()
-        if not compact or pos != len(compact):
-            raise ValueError(
-                f"{text!r} is not a duration: expected a number with a unit, such as \"30s\", \"15m\", \"1h30m\" or \"2d\""
-            )
-    if seconds < 0 or seconds > MAX_SECONDS:
-        raise ValueError(f"{text!r} is out of range: expected between 0 and 366 days")
+        # Compared before float(): NaN fails, and an int past a float's range would raise OverflowError.
+        if not 0 <= text <= MAX_SECONDS:
+            raise ValueError(_out_of_range(text))
+        return float(text)
+    compact = text.strip().replace(" ", "")
+    pos, seconds = 0, 0.0
+    for match in _PART.finditer(compact):
+        if match.start() != pos:
+            break
+        seconds += float(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if not compact or pos != len(compact):
+        raise ValueError(
+            f"{text!r} is not a duration: expected a number with a unit, such as \"30s\", \"15m\", \"1h30m\" or \"2d\""
+        )
+    if not 0 <= seconds <= MAX_SECONDS:
+        raise ValueError(_out_of_range(text))
     return seconds
+
+
+def _out_of_range(text: str | int | float) -> str:
+    shown = repr(text) if len(repr(text)) <= 40 else repr(text)[:37] + "..."
+    return f"{shown} is out of range: expected between 0 and 366 days"
 
 
 def format_duration(seconds: float) -> str:

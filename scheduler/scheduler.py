@@ -89,6 +89,8 @@ class Scheduler:
         self._hard_killed: set[int] = set()
         #: run id -> timeout in seconds, for runs with an active attempt.
         self._timeouts: dict[int, float] = {}
+        #: Attempts whose launch may have reached the worker: only the worker's answer or node loss ends them.
+        self._maybe_sent: set[int] = set()
         self._last_cleanup = 0.0
         self.triggers: TriggerPass | None = None
 
@@ -134,6 +136,7 @@ class Scheduler:
             if run is not None and run.definition.get("timeout"):
                 self._timeouts[run.id] = float(run.definition["timeout"])
             if attempt.status == AttemptStatus.STARTING:
+                self._maybe_sent.add(attempt.id)
                 await self._relaunch(attempt)  # the launch may or may not have happened: it is idempotent
         for view in self.nodes.values():
             self._spawn(self._watch(view))
@@ -216,8 +219,10 @@ class Scheduler:
                                  actor=ACTOR, detail=detail)
             return
         error = item.error
-        if isinstance(error, TargetUnavailable) and error.sent:
-            return  # it may have started: the watcher re-launches (idempotently) once the node answers
+        if isinstance(error, TargetUnavailable) and (error.sent or attempt.id in self._maybe_sent):
+            # It may have started: re-launch (idempotently) once the node answers, or lose it with the node.
+            self._maybe_sent.add(attempt.id)
+            return
         await self._end_attempt(conn, attempt, AttemptEnd(AttemptStatus.FAILED, EndReason.LAUNCH_FAILED, None,
                                                           str(error)), now)
 
@@ -259,6 +264,7 @@ class Scheduler:
                                exit_code=end.exit_code, error=end.error, ended_at=at)
         self.active.pop(attempt.id, None)
         self._hard_killed.discard(attempt.id)
+        self._maybe_sent.discard(attempt.id)
         run = await q.get_run(conn, attempt.run_id)  # type: ignore[arg-type]
         assert run is not None
         if run.status != RunStatus.RUNNING or run.attempt != attempt.number:

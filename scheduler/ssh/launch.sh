@@ -11,7 +11,7 @@ if ! mkdir "$d" 2>/dev/null; then
   cat >/dev/null
   i=0
   while [ ! -s "$d/pid" ] && [ $i -lt 100 ]; do sleep 0.01 2>/dev/null || sleep 1; i=$((i + 1)); done
-  if [ -s "$d/pid" ]; then echo "existing $(cat "$d/pid")"; exit 0; fi
+  if [ -s "$d/pid" ]; then read -r pid start rest <"$d/pid"; echo "existing $pid $start"; exit 0; fi
   echo "sluice: attempt folder $d exists but its job never started" >&2
   exit 71
 fi
@@ -27,11 +27,13 @@ setsid sh -c '
   setsid sh ./job.sh </dev/null >>stdout 2>>stderr &
   pid=$!
   start=$(cut -d" " -f22 /proc/$pid/stat 2>/dev/null || echo 0)
-  echo "$pid $start" >pid.tmp && mv pid.tmp pid
+  sstart=$(cut -d" " -f22 /proc/$$/stat 2>/dev/null || echo 0)
+  echo "$pid $start $$ $sstart" >pid.tmp && mv pid.tmp pid
   wait $pid
   echo $? >exit.tmp && mv exit.tmp exit
 ' sluice-supervisor </dev/null >/dev/null 2>&1 &
 i=0
 while [ ! -s pid ] && [ $i -lt 1000 ]; do sleep 0.01 2>/dev/null || sleep 1; i=$((i + 1)); done
 [ -s pid ] || { echo "sluice: the job did not start within 10 s" >&2; exit 75; }
-echo "started $(cat pid)"
+read -r pid start rest <pid
+echo "started $pid $start"

@@ -15,10 +15,15 @@ while [ $# -ge 3 ]; do
   if [ -f "$d/exit" ]; then
     state=exited code=$(cat "$d/exit")
   elif [ -s "$d/pid" ]; then
-    read -r pid start <"$d/pid"
+    read -r pid start spid sstart <"$d/pid"
     now=$(cut -d" " -f22 "/proc/$pid/stat" 2>/dev/null || echo gone)
+    snow=$(cut -d" " -f22 "/proc/${spid:-0}/stat" 2>/dev/null || echo gone)
     if [ "$now" = "$start" ]; then
       state=running
+    elif [ -f "$d/exit" ]; then
+      state=exited code=$(cat "$d/exit")
+    elif [ "$snow" = "${sstart:-}" ]; then
+      state=running # the job has just ended and its supervisor is writing the exit code
     elif [ -f "$d/exit" ]; then
       state=exited code=$(cat "$d/exit")
     else

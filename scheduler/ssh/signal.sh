@@ -7,7 +7,7 @@ for d in "$@"; do
   case $d in "~/"*) d="$HOME/${d#"~/"}" ;; esac
   result=gone
   if [ -s "$d/pid" ] && [ ! -f "$d/exit" ]; then
-    read -r pid start <"$d/pid"
+    read -r pid start rest <"$d/pid"
     now=$(cut -d" " -f22 "/proc/$pid/stat" 2>/dev/null || echo gone)
     # The start time guards against a recycled pid: never signal someone else's process.
     if [ "$now" = "$start" ] && kill -"$sig" "-$pid" 2>/dev/null; then result=sent; fi
