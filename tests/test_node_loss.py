@@ -1,0 +1,58 @@
+"""A worker that goes away: its attempts end as node_lost, runs go elsewhere, and a returning node is fenced."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+from harness import FAST, SluiceHome
+
+from scheduler.localnode import LocalFleet
+
+
+async def test_lost_node_runs_move_elsewhere_and_the_stale_attempt_is_fenced(tmp_path: Path) -> None:
+    side_effects = tmp_path / "side_effects.txt"
+    async with LocalFleet(tmp_path / "keys", keepalive_interval=0.5) as fleet:
+        await fleet.start_node("n1")
+        await fleet.start_node("n2")
+        home = SluiceHome(tmp_path, fleet.nodes_toml(slots=1, workdir=str(tmp_path / "workers")))
+        home.add_job("ticker", f"""
+command = '''i=0; while [ $i -lt 40 ]; do i=$((i + 1)); echo "$SLUICE_ATTEMPT $i" >> {side_effects}; sleep 0.1; done'''
+[retry]
+max_attempts = 1
+""")
+        await home.start_scheduler(replace(FAST, node_lost_after=1.5))
+        try:
+            run_id = await home.submit("ticker")
+            first = await home.wait_for(run_id, {"running"})
+            lost_node = first["node"]
+            await asyncio.sleep(0.3)
+            await fleet.stop_node(lost_node)  # the worker disappears; its detached job keeps running
+            run = await home.wait_for(run_id, {"running"}, timeout=1)  # still running: not yet given up
+            for _ in range(100):
+                run = await home.run_json(run_id)
+                if run["attempt"] == 2:
+                    break
+                await asyncio.sleep(0.1)
+            assert run["attempts"][0]["status"] == "lost" and run["attempts"][0]["reason"] == "node_lost"
+            assert run["attempts"][1]["node"] != lost_node
+            nodes = {n["name"]: n for n in (await home.cli_json("nodes"))["nodes"]}
+            assert nodes[lost_node]["state"] == "down" and nodes[lost_node]["last_error"]
+            await fleet.start_node(lost_node)  # it comes back with the stale attempt still running
+            for _ in range(100):
+                events = (await home.cli_json("events", "--kind", "fenced"))["events"]
+                if events:
+                    break
+                await asyncio.sleep(0.1)
+            assert events and events[0]["run_id"] == run_id
+            await asyncio.sleep(0.5)
+            stale_lines = [line for line in side_effects.read_text().splitlines() if line.startswith("1 ")]
+            await asyncio.sleep(0.5)
+            assert [line for line in side_effects.read_text().splitlines() if line.startswith("1 ")] == stale_lines, \
+                "the fenced attempt must stop its side effects"
+            final = await home.wait_ended(run_id, timeout=30)
+        finally:
+            await home.stop_scheduler()
+    assert final["status"] == "succeeded"
+    assert final["attempt"] == 2, "a lost node does not use up the job's only attempt"
