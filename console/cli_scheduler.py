@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 
@@ -24,8 +25,17 @@ def run_scheduler(home: Home, poll_interval: float, node_lost_after: float, rete
     if not nodes:
         print(f"sluice scheduler: warning: no nodes in {home.nodes_file}; runs will wait", file=sys.stderr)
     settings = SchedulerSettings(poll_interval=poll_interval, node_lost_after=node_lost_after, retention=retention)
-    asyncio.run(_serve(home, nodes, settings))
-    return 0
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(_serve(home, nodes, settings))
+    except BaseException:
+        loop.close()
+        raise  # e.g. another scheduler holds the lock: the CLI prints it
+    # Stopped cleanly and everything is committed. Do not wait for executor threads (a hanging DNS lookup
+    # of a node being connected to would hold the exit past the 2 s promise): leave at once.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 async def _serve(home: Home, nodes: list, settings: SchedulerSettings) -> None:  # type: ignore[type-arg]

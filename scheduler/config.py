@@ -188,6 +188,9 @@ class JobDefinition(Frozen):
     def _partition_param(self) -> JobDefinition:
         if self.catchup and not self.schedule:
             raise ValueError("catchup = true needs a schedule")
+        if self.schedule and self.partition and self.partition.kind == "list":
+            raise ValueError("a schedule fills the partition with its tick time, so [partition] kind must be "
+                             "daily, hourly or monthly, not \"list\"")
         return self
 
     def param_names(self) -> set[str]:

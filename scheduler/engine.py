@@ -380,12 +380,21 @@ class Engine:
                                     max_parallel=max_parallel)
 
     async def cancel_backfill(self, backfill_id: int, kill: bool = False, reason: str | None = None) -> list[ActionResult]:
-        """Cancel its queued runs; running ones finish unless kill."""
-        await self._backfill_action(backfill_id, "backfill_cancelled", ("kill running; " if kill else "")
-                                    + (reason or "no reason given"), status="cancelled")
-        runs = await q.backfill_runs(self.db.conn, backfill_id)
-        targets = [run.id for run in runs if run.status in ("queued", "retry_wait") or (kill and run.status == "running")]
-        return await self.cancel(targets, reason or f"backfill {backfill_id} cancelled", kill=kill)
+        """Cancel its queued runs (running ones finish unless kill), in one transaction with the backfill's status."""
+        async with self.db.write() as conn:
+            backfill = await bf.require(conn, backfill_id)
+            if backfill.status in ("cancelled", "done"):
+                raise UsageError(f"backfill {backfill_id} is {backfill.status}; it can no longer be changed")
+            now = self.now()
+            await q.update_backfill(conn, backfill_id, now, status="cancelled")
+            await q.insert_event(conn, now, "backfill_cancelled", actor=self.actor,
+                                 detail=f"backfill {backfill_id}: " + ("kill running; " if kill else "")
+                                 + (reason or "no reason given"))
+            runs = await q.backfill_runs(conn, backfill_id)
+            targets = [run.id for run in runs
+                       if run.status in ("queued", "retry_wait") or (kill and run.status == "running")]
+            why = reason or f"backfill {backfill_id} cancelled"
+            return [await self._cancel_one(conn, run_id, why, kill) for run_id in targets]
 
     async def retry_failed_backfill(self, backfill_id: int) -> list[ActionResult]:
         runs = await q.backfill_runs(self.db.conn, backfill_id)

@@ -87,5 +87,15 @@ class DispatchContext:
             if run.attempt == 0:
                 self.started_by_backfill[run.backfill_id] = self.started_by_backfill.get(run.backfill_id, 0) + 1
 
+    def held_backfills(self) -> list[int]:
+        """Backfills none of whose queued runs may start now (paused, or at max-parallel)."""
+        return [b.id for b in self.backfills.values() if b.status == "paused" or (
+            b.max_parallel is not None and self.running_by_backfill.get(b.id, 0) >= b.max_parallel)]
+
+    def canary_held(self) -> list[int]:
+        """Backfills whose canary is used up: their not-yet-started runs wait for the operator."""
+        return [b.id for b in self.backfills.values() if b.canary and not b.canary_released
+                and self.started_by_backfill.get(b.id, 0) >= b.canary]
+
     def free_slots(self) -> int:
         return sum(node.free for node in self.nodes)

@@ -110,7 +110,7 @@ def job_script(run: Run, attempt: int, checkpoint: str | None) -> bytes:
     workdir = definition.get("workdir")
     if workdir:
         target = '"$HOME"/' + shlex.quote(workdir[2:]) if workdir.startswith("~/") else shlex.quote(workdir)
-        lines.append(f"cd {target} || {{ echo \"sluice: cannot cd to {workdir}\" >&2; exit 126; }}")
+        lines.append(f"cd {target} || {{ echo sluice: cannot cd to {shlex.quote(workdir)} >&2; exit 126; }}")
     else:
         lines.append('cd "$HOME" || exit 126')
     lines.append(render_command(definition["command"], run.params))

@@ -10,8 +10,10 @@ from .executor import ProbeReport
 from .models import Attempt, Run, to_iso
 from .states import AttemptStatus, EndReason, RunStatus
 
-#: Launch failures are the infrastructure's fault: retry soon, without using up an attempt.
+#: Launch failures are the infrastructure's fault: retry soon, without using up an attempt...
 LAUNCH_RETRY_DELAY = 5.0
+#: ...but not forever: after this many in a row the run fails loudly instead of looping.
+MAX_LAUNCH_FAILURES = 3
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,9 @@ class RunDecision:
 def classify_exit(attempt: Attempt, report: ProbeReport, checkpoint_exit_code: int, checkpointed: bool) -> AttemptEnd:
     """Map a finished attempt's exit code and any pending kill onto why it ended."""
     code = report.exit_code
+    if code is None:
+        return AttemptEnd(AttemptStatus.FAILED, EndReason.EXIT, None,
+                          "the exit code file on the worker is unreadable (did the worker crash while writing it?)")
     if code == 0:
         return AttemptEnd(AttemptStatus.SUCCEEDED, EndReason.EXIT, 0)
     if attempt.kill_reason == "timeout":
@@ -66,20 +71,24 @@ def backoff_delay(run: Run, attempts_used: int, rng: random.Random) -> float:
     return min(cap, delay * rng.uniform(0.75, 1.25))
 
 
-def decide(run: Run, end: AttemptEnd, now: datetime, rng: random.Random) -> RunDecision:
+def decide(run: Run, end: AttemptEnd, now: datetime, rng: random.Random, launch_failures: int = 0) -> RunDecision:
     """The run's next status after its attempt ended as `end`."""
     retry = run.definition.get("retry", {})
     max_attempts = int(retry.get("max_attempts", 1))
     used_after = run.attempts_used + 1
     if end.status == AttemptStatus.SUCCEEDED:
         return RunDecision(RunStatus.SUCCEEDED, True, None, "exit code 0")
-    if end.status == AttemptStatus.CANCELLED:
-        return RunDecision(RunStatus.CANCELLED, True, None, "killed on request")
+    if end.status == AttemptStatus.CANCELLED or run.cancel_requested:
+        # An operator's cancel wins over whatever else ended the attempt (node lost, timeout, yield...).
+        by = (run.cancel_requested or {}).get("by")
+        return RunDecision(RunStatus.CANCELLED, True, None, "cancelled" + (f" by {by}" if by else ""))
     if end.status == AttemptStatus.YIELDED:
         return RunDecision(RunStatus.QUEUED, False, None, "yielded with a checkpoint: continues from it")
     if end.status == AttemptStatus.PREEMPTED:
         return RunDecision(RunStatus.QUEUED, False, None,
                            "preempted by a node drain: continues elsewhere from its latest checkpoint")
+    if end.reason == EndReason.LAUNCH_FAILED and launch_failures >= MAX_LAUNCH_FAILURES:
+        return RunDecision(RunStatus.FAILED, True, None, f"launch failed {launch_failures} times in a row: {end.error}")
     if end.reason == EndReason.LAUNCH_FAILED:
         at = to_iso(now + timedelta(seconds=LAUNCH_RETRY_DELAY))
         return RunDecision(RunStatus.RETRY_WAIT, False, at, f"launch failed: {end.error}")

@@ -10,6 +10,9 @@ from .models import Run
 from .store import Database
 from .store import queries as q
 
+#: A pass looks at most this many pages of a queue (runs blocked by `after` or labels are skipped past).
+PAGES_PER_PASS = 4
+
 
 async def plan_dispatch(db: Database, nodes: Sequence[NodeConfig], health: HealthCheck,
                         scan_limit: int) -> list[tuple[Run, NodeConfig]]:
@@ -21,16 +24,25 @@ async def plan_dispatch(db: Database, nodes: Sequence[NodeConfig], health: Healt
         plan: list[tuple[Run, NodeConfig]] = []
         queue_names = [row["name"] for row in await q.queues(conn) if not row["paused"]]
         for queue in queue_names:
-            candidates = await q.queued_candidates(conn, queue, scan_limit)
-            await fill_upstream_blocks(conn, context, [run for run in candidates if run.definition.get("after")])
-            for run in candidates:
-                if context.blocker(run) is not None:
-                    continue
-                node, _ = context.place(run)
-                if node is None:
-                    continue
-                context.reserve(run, node)
-                plan.append((run, node.config))
-                if context.free_slots() <= 0:
-                    return plan
+            scanned, after = 0, None
+            while scanned < scan_limit * PAGES_PER_PASS:
+                page = await q.queued_candidates(conn, queue, scan_limit, held_backfills=context.held_backfills(),
+                                                 canary_backfills=context.canary_held(), after=after)
+                if not page:
+                    break
+                scanned += len(page)
+                after = (page[-1].priority, page[-1].id)
+                await fill_upstream_blocks(conn, context, [run for run in page if run.definition.get("after")])
+                for run in page:
+                    if context.blocker(run) is not None:
+                        continue
+                    node, _ = context.place(run)
+                    if node is None:
+                        continue
+                    context.reserve(run, node)
+                    plan.append((run, node.config))
+                    if context.free_slots() <= 0:
+                        return plan
+                if len(page) < scan_limit:
+                    break
         return plan

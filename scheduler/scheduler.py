@@ -105,7 +105,7 @@ class Scheduler:
             try:
                 await self._start()
                 while not stop.is_set():
-                    await self._pass()
+                    await self._guarded_pass()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._sleep(stop), self.settings.tick)
                     self.wake.clear()
@@ -135,6 +135,12 @@ class Scheduler:
             run = await q.get_run(db.conn, attempt.run_id)
             if run is not None and run.definition.get("timeout"):
                 self._timeouts[run.id] = float(run.definition["timeout"])
+            if run is not None and attempt.kill_signal_at and attempt.status == AttemptStatus.RUNNING:
+                # The TERM recorded before a stop may never have left: send it again while the grace lasts.
+                started = from_iso(attempt.kill_signal_at)
+                grace = float(run.definition.get("kill_grace", 30.0))
+                if started and self.clock() - started < timedelta(seconds=grace) and attempt.node in self.nodes:
+                    self.nodes[attempt.node].signals.append(("TERM", [attempt.remote_dir]))
             if attempt.status == AttemptStatus.STARTING:
                 self._maybe_sent.add(attempt.id)
                 await self._relaunch(attempt)  # the launch may or may not have happened: it is idempotent
@@ -168,6 +174,20 @@ class Scheduler:
         return to_iso(self.clock())
 
     # --- the central pass ---------------------------------------------------------------------------------
+
+    async def _guarded_pass(self) -> None:
+        """A failing pass is loud (log and event) but never stops the scheduler: jobs are still out there."""
+        try:
+            await self._pass()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("scheduler pass failed; retrying in 1 s")
+            with contextlib.suppress(Exception):
+                async with self._db().write() as conn:
+                    await q.insert_event(conn, self._now(), "scheduler_error", actor=ACTOR,
+                                         detail=f"{type(exc).__name__}: {exc}"[:2000])
+            await asyncio.sleep(1.0)
 
     async def _pass(self) -> None:
         items: list[_LaunchDone | _ProbeDone] = []
@@ -253,6 +273,15 @@ class Scheduler:
         elif state == "missing":
             await self._relaunch(attempt)
 
+    async def _launch_failures(self, conn: object, run_id: int) -> int:
+        """Launch failures in a row at the end of the run's attempt history."""
+        count = 0
+        for attempt in reversed(await q.attempts_for_run(conn, run_id)):  # type: ignore[arg-type]
+            if attempt.reason != EndReason.LAUNCH_FAILED.value:
+                break
+            count += 1
+        return count
+
     async def _checkpointed(self, conn: object, attempt: Attempt) -> bool:
         checkpoints = await q.checkpoints_for_run(conn, attempt.run_id)  # type: ignore[arg-type]
         return any(checkpoint.attempt == attempt.number for checkpoint in checkpoints)
@@ -269,7 +298,8 @@ class Scheduler:
         assert run is not None
         if run.status != RunStatus.RUNNING or run.attempt != attempt.number:
             return
-        decision = decide(run, end, now, self.rng)
+        failures = await self._launch_failures(conn, run.id) if end.reason == EndReason.LAUNCH_FAILED else 0
+        decision = decide(run, end, now, self.rng, failures)
         fields: dict[str, object] = {"exit_code": end.exit_code, "next_attempt_at": decision.next_attempt_at,
                                      "cancel_requested": None}
         if decision.consumes:
@@ -460,13 +490,14 @@ class Scheduler:
 
     async def _probe(self, view: _NodeView, attempts: list[Attempt]) -> None:
         requests = [ProbeRequest(a.remote_dir, a.stdout_offset, a.stderr_offset) for a in attempts]
-        reports = await self.executor.probe(view.config.name, requests, self.settings.max_chunk)
+        # One probe carries at most ~max_chunk*2 bytes in all, so a backlog cannot time the probe out.
+        per_stream = max(64 * 1024, self.settings.max_chunk // max(1, len(requests)))
+        reports = await self.executor.probe(view.config.name, requests, per_stream)
         applied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         await self.inbox.put(_ProbeDone(view.config.name, list(zip(attempts, reports, strict=True)), applied))
         self.wake.set()
         await applied  # never probe again before these offsets are committed: no byte twice
-        if any(len(r.stdout_chunk) >= self.settings.max_chunk or len(r.stderr_chunk) >= self.settings.max_chunk
-               for r in reports):
+        if any(len(r.stdout_chunk) >= per_stream or len(r.stderr_chunk) >= per_stream for r in reports):
             view.wake.set()  # more output is waiting: poll again at once
 
     async def _send_signals(self, view: _NodeView) -> None:

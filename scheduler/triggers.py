@@ -45,7 +45,10 @@ class TriggerPass:
         now = self.clock()
         for job in jobs.values():
             if job.schedule:
-                await self._schedule(job, now)
+                try:
+                    await self._schedule(job, now)
+                except SluiceError as exc:
+                    await self._report_config_error(f"schedule of job {job.name}: {exc}")
         await self._finish_backfills()
 
     async def _report_config_error(self, message: str) -> None:

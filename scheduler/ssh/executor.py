@@ -33,7 +33,8 @@ class SshExecutor:
         return link
 
     async def launch(self, target: str, request: LaunchRequest) -> Launched:
-        result = await self._link(target).exec(LAUNCH_SCRIPT, [request.remote_dir], stdin=request.script, timeout=30)
+        result = await self._link(target).exec(LAUNCH_SCRIPT, [request.remote_dir, str(len(request.script))],
+                                               stdin=request.script, timeout=40)
         words = result.stdout.decode(errors="replace").split()
         if result.exit_status != 0 or len(words) < 3 or words[0] not in ("started", "existing"):
             detail = result.stderr.decode(errors="replace").strip() or result.stdout.decode(errors="replace").strip()

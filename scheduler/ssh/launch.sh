@@ -1,21 +1,30 @@
 # Sluice launcher: start one attempt DETACHED on the worker. POSIX sh, no agent needed.
-# Args: ATTEMPT_DIR. Stdin: the job script (env exports, cd, command).
+# Args: ATTEMPT_DIR SCRIPT_BYTES. Stdin: the job script (env exports, cd, command).
 # The attempt folder is the idempotency token: if it exists, the attempt was launched before (a crashed
 # dispatch); report that launch instead of starting the job a second time.
 set -u
 d=$1
+want=$2
 case $d in "~/"*) d="$HOME/${d#"~/"}" ;; esac
 umask 077
 mkdir -p "${d%/*}" || { echo "sluice: cannot create ${d%/*}" >&2; exit 70; }
 if ! mkdir "$d" 2>/dev/null; then
   cat >/dev/null
   i=0
-  while [ ! -s "$d/pid" ] && [ $i -lt 100 ]; do sleep 0.01 2>/dev/null || sleep 1; i=$((i + 1)); done
+  # Wait longer than a launcher's own budget, so an earlier launcher that is merely slow is not run over.
+  while [ ! -s "$d/pid" ] && [ $i -lt 1500 ]; do sleep 0.01 2>/dev/null || sleep 1; i=$((i + 1)); done
   if [ -s "$d/pid" ]; then read -r pid start rest <"$d/pid"; echo "existing $pid $start"; exit 0; fi
   echo "sluice: attempt folder $d exists but its job never started" >&2
   exit 71
 fi
-cat >"$d/job.sh" || { echo "sluice: cannot write $d/job.sh" >&2; exit 72; }
+cat >"$d/job.sh" || { echo "sluice: cannot write $d/job.sh" >&2; rm -rf "$d"; exit 72; }
+# A link that drops mid-transfer leaves a cut script: never run it (a cut "rm -rf /data/old" is "rm -rf /data/").
+got=$(wc -c <"$d/job.sh")
+if [ "$got" -ne "$want" ]; then
+  rm -rf "$d"
+  echo "sluice: job script arrived cut short ($got of $want bytes); not started" >&2
+  exit 76
+fi
 cd "$d" || exit 73
 command -v setsid >/dev/null 2>&1 || { echo "sluice: setsid is not installed on this worker (util-linux)" >&2; exit 74; }
 : >stdout

@@ -30,6 +30,8 @@ while [ $# -ge 3 ]; do
       state=vanished
     fi
   fi
+  # A worker that crashed while writing the exit file leaves it empty: report "unknown", not garbage.
+  case $code in '' | *[!0-9-]*) code=- ;; esac
   # Sizes are read after the exit check: once the exit file exists, the output is complete.
   os=$(wc -c <"$d/stdout" 2>/dev/null || echo 0)
   es=$(wc -c <"$d/stderr" 2>/dev/null || echo 0)

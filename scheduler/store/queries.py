@@ -315,12 +315,27 @@ async def status_counts(conn: aiosqlite.Connection) -> dict[str, int]:
     return {row[0]: row[1] for row in rows}
 
 
-async def queued_candidates(conn: aiosqlite.Connection, queue: str, limit: int) -> list[Run]:
-    rows = await _all(
-        conn,
-        "SELECT * FROM runs WHERE status = 'queued' AND queue = ? ORDER BY priority DESC, id LIMIT ?",
-        (queue, limit),
-    )
+async def queued_candidates(
+    conn: aiosqlite.Connection, queue: str, limit: int, *, held_backfills: Sequence[int] = (),
+    canary_backfills: Sequence[int] = (), after: tuple[int, int] | None = None,
+) -> list[Run]:
+    """Queued runs of a queue in dispatch order (priority, then FIFO), keyset-paged from `after`.
+
+    Runs of held backfills (paused, at max-parallel) and unstarted runs of canary-held ones are left out in SQL,
+    so thousands of held partitions never hide a runnable run behind them."""
+    sql = "SELECT * FROM runs WHERE status = 'queued' AND queue = ?"
+    params: list[Any] = [queue]
+    if held_backfills:
+        sql += f" AND (backfill_id IS NULL OR backfill_id NOT IN ({','.join('?' * len(held_backfills))}))"
+        params.extend(held_backfills)
+    if canary_backfills:
+        sql += (f" AND NOT (attempt = 0 AND backfill_id IS NOT NULL"
+                f" AND backfill_id IN ({','.join('?' * len(canary_backfills))}))")
+        params.extend(canary_backfills)
+    if after is not None:
+        sql += " AND (priority < ? OR (priority = ? AND id > ?))"
+        params.extend([after[0], after[0], after[1]])
+    rows = await _all(conn, sql + " ORDER BY priority DESC, id LIMIT ?", [*params, limit])
     return [Run.from_row(row) for row in rows]
 
 
