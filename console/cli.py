@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from scheduler.config import NAME_PATTERN
 from scheduler.engine import Engine
 from scheduler.errors import SluiceError, UsageError
 from scheduler.home import Home
@@ -32,13 +35,25 @@ def _common(parser: argparse.ArgumentParser, json_output: bool = False) -> None:
         parser.add_argument("--json", action="store_true", help="print one JSON document")
 
 
-def _positive_int(text: str) -> int:
+# SQLite stores 64-bit integers; a bigger id or limit must be refused here, not overflow in the driver.
+MAX_INTEGER = 2**63 - 1
+# The same bounds as `priority` in a job file.
+MAX_PRIORITY = 1_000_000
+
+
+def _whole(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1, not {value}")
+    if value > MAX_INTEGER:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_INTEGER}, not {text}")
     return value
 
 
@@ -47,16 +62,34 @@ def _run_id(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a run id (a number), not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a run id (a positive number), not {value}")
+    if not 1 <= value <= MAX_INTEGER:
+        raise argparse.ArgumentTypeError(f"expected a run id (a positive number), not {text}")
     return value
 
 
-def _int(text: str) -> int:
+def _priority(text: str) -> int:
+    """A run priority, in the range a job file allows."""
+    value = _whole(text)
+    if not -MAX_PRIORITY <= value <= MAX_PRIORITY:
+        raise argparse.ArgumentTypeError(f"expected a priority from {-MAX_PRIORITY} to {MAX_PRIORITY}, not {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
     try:
-        return int(text)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds (0 or more), not {text}")
+    return value
+
+
+def _interval(text: str) -> float:
+    value = _seconds(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, not {text}")
+    return value
 
 
 def _duration_arg(name: str, text: str) -> float:
@@ -68,6 +101,14 @@ def _duration_arg(name: str, text: str) -> float:
         raise UsageError(f"{name}: {exc}") from None
 
 
+def _check_new_queue(args: argparse.Namespace) -> None:
+    """--queue of submit and backfill may create a queue, so its name must be one a queues.toml could hold."""
+    if args.command in ("submit", "backfill") and args.queue is not None:
+        if not re.match(NAME_PATTERN, args.queue):
+            raise UsageError(f"--queue {args.queue!r}: expected letters, digits, '_', '.' or '-', starting with a "
+                             "letter or digit (at most 128)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sluice", description="Run batch jobs on a fleet over SSH, durably.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
@@ -76,8 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p = sub.add_parser("scheduler", help="run the scheduler in the foreground")
     _common(p)
-    p.add_argument("--poll-interval", type=float, default=0.5, help="seconds between worker polls")
-    p.add_argument("--node-lost-after", type=float, default=60.0, help="seconds before a silent node's attempts are lost")
+    p.add_argument("--poll-interval", type=_interval, default=0.5, help="seconds between worker polls")
+    p.add_argument("--node-lost-after", type=_interval, default=60.0,
+                   help="seconds before a silent node's attempts are lost")
     p.add_argument("--retention", default="1h", help="keep finished attempt folders on workers this long (default 1h)")
     p = sub.add_parser("console", help="open the operator console")
     _common(p)
@@ -91,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job")
     p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--queue")
-    p.add_argument("--priority", type=_int)
+    p.add_argument("--priority", type=_priority)
     p.add_argument("--key", help="idempotency key: a repeated submit returns the existing run")
     p.add_argument("--params-file", help="JSON lines: one object of params per run, all in one transaction")
 
@@ -115,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("wait", help="wait for runs to end: exit 0 all succeeded, 1 some did not, 3 timeout")
     _common(p, json_output=True)
     p.add_argument("runs", type=_run_id, nargs="+")
-    p.add_argument("--timeout", type=float)
+    p.add_argument("--timeout", type=_seconds)
 
     for name, help_text in (("cancel", "cancel runs (running ones are killed: TERM, grace, KILL)"),
                             ("retry", "queue a new attempt of ended runs, from their latest checkpoint")):
@@ -129,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("priority", help="change a run's priority")
     _common(p)
     p.add_argument("run", type=_run_id)
-    p.add_argument("priority", type=_int)
+    p.add_argument("priority", type=_priority)
 
     p = sub.add_parser("jobs", help="job definitions, validated")
     _common(p, json_output=True)
@@ -155,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind")
     p.add_argument("--actor")
 
-    commands_backfill.add_parsers(sub, _common, _positive_int, _int)
+    commands_backfill.add_parsers(sub, _common, _positive_int, _priority)
     return parser
 
 
@@ -201,6 +243,7 @@ def dispatch(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _check_new_queue(args)
         return dispatch(args)
     except SluiceError as exc:
         print(f"sluice: error: {exc}", file=sys.stderr)

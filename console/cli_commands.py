@@ -55,15 +55,21 @@ def _read_params_file(path: Path) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            params = json.loads(line)
+            params = json.loads(line, parse_constant=_reject_constant)
         except json.JSONDecodeError as exc:
             raise UsageError(f"{path}:{number}: not JSON: {exc.msg}") from None
+        except ValueError as exc:
+            raise UsageError(f"{path}:{number}: {exc}") from None
         if not isinstance(params, dict):
             raise UsageError(f"{path}:{number}: expected a JSON object of params, got {type(params).__name__}")
         params_list.append(params)
     if not params_list:
         raise UsageError(f"{path}: no lines to submit")
     return params_list
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a param value: give a string or a finite number")
 
 
 def _filter(args: argparse.Namespace) -> RunFilter:
@@ -118,6 +124,8 @@ async def show(engine: Engine, args: argparse.Namespace) -> int:
 
 async def logs(engine: Engine, args: argparse.Namespace) -> int:
     run = await engine.run(args.run)
+    if run.attempt == 0:
+        raise UsageError(f"run {run.id} has not started yet ({run.status}): it has no output")
     attempt = args.attempt or run.attempt
     if attempt < 1 or attempt > max(run.attempt, 0):
         raise UsageError(f"run {run.id} has no attempt {attempt} (it has {run.attempt})")
@@ -172,11 +180,19 @@ def _report(results: list[ActionResult], as_json: bool) -> int:
     return 0 if all(result.ok for result in results) else 1
 
 
+async def _require_runs(engine: Engine, run_ids: list[int]) -> None:
+    """Every named run must exist, or nothing is done (exit 2)."""
+    for run_id in run_ids:
+        await engine.run(run_id)
+
+
 async def cancel(engine: Engine, args: argparse.Namespace) -> int:
+    await _require_runs(engine, args.runs)
     return _report(await engine.cancel(args.runs, args.reason), args.json)
 
 
 async def retry(engine: Engine, args: argparse.Namespace) -> int:
+    await _require_runs(engine, args.runs)
     return _report(await engine.retry(args.runs, from_scratch=args.from_scratch), args.json)
 
 

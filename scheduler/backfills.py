@@ -73,14 +73,14 @@ def requested_partitions(job: JobDefinition, range_from: str | None, range_to: s
 async def plan(conn: aiosqlite.Connection, job: JobDefinition, *, range_from: str | None, range_to: str | None,
                values: list[str] | None, params: dict[str, Any], max_parallel: int | None, order: str,
                canary: int | None, rerun_succeeded: bool, queue: str | None, priority: int | None,
-               cap: int = DEFAULT_MAX_PARTITIONS) -> BackfillPlan:
+               cap: int | None = None) -> BackfillPlan:
     if order not in ORDERS:
         raise UsageError(f"--order {order!r}: expected one of {', '.join(ORDERS)}")
     if max_parallel is not None and max_parallel < 1:
         raise UsageError("--max-parallel must be at least 1")
     if canary is not None and canary < 1:
         raise UsageError("--canary must be at least 1")
-    partitions = requested_partitions(job, range_from, range_to, values, cap)
+    partitions = requested_partitions(job, range_from, range_to, values, cap or job.max_partitions)
     assert job.partition is not None
     if job.partition.param in params:
         raise UsageError(f"-p {job.partition.param}=...: that param is the partition; the backfill fills it")

@@ -138,6 +138,8 @@ class JobDefinition(Frozen):
     timezone: str = "UTC"
     catchup: Bool = False
     after: list[str] = Field(default_factory=list)
+    #: The most partitions one backfill of this job may create.
+    max_partitions: int = Field(default=DEFAULT_MAX_PARTITIONS, ge=1, le=1_000_000)
     kill_grace: Duration = 30.0
     checkpoint_exit_code: Int = Field(default=85, ge=1, le=255)
 

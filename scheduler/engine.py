@@ -6,13 +6,14 @@ import fcntl
 import getpass
 import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import backfills as bf
-from .config import JobDefinition, NodeConfig, load_jobs, load_nodes, load_queues
+from .config import NAME_PATTERN, JobDefinition, NodeConfig, load_jobs, load_nodes, load_queues
 from .context import fill_upstream_blocks, load_context, store_health
 from .errors import NotFound, UsageError
 from .home import Home
@@ -81,7 +82,11 @@ class Engine:
         home.ensure()
         db = await open_database(home.db_path)
         engine = cls(home, db, clock, actor)
-        await engine._sync_queues()
+        try:
+            await engine._sync_queues()
+        except BaseException:
+            await db.close()
+            raise
         return engine
 
     async def close(self) -> None:
@@ -124,6 +129,8 @@ class Engine:
     def _new_run(self, job: JobDefinition, params: dict[str, Any], queue: str | None, priority: int | None,
                  key: str | None = None, **extra: Any) -> q.NewRun:
         resolved = resolve_params(job, params, extra.pop("partition", None))
+        if queue is not None and not re.match(NAME_PATTERN, queue):
+            raise UsageError(f"queue {queue!r}: expected letters, digits, '.', '_' or '-' (at most 128)")
         return q.NewRun(
             job=job.name, queue=queue or job.queue, priority=job.priority if priority is None else priority,
             params=resolved, partition=partition_of(job, resolved), definition=job.model_dump(mode="json"),

@@ -33,3 +33,7 @@ class SchedulerAlreadyRunning(SluiceError):
 
 class StoreTooNew(SluiceError):
     """The database was written by a newer Sluice."""
+
+
+class StoreUnreadable(SluiceError):
+    """The store file is not an SQLite database Sluice can use."""

@@ -56,7 +56,7 @@ def partition_range(
     if count > cap:
         raise UsageError(
             f"{from_name} {_format(kind, first)} {to_name} {_format(kind, last)} would create {count:,} "
-            f"{kind} partitions, more than the cap of {cap:,}; narrow the range or raise max_partitions"
+            f"{kind} partitions, more than the cap of {cap:,}; narrow the range or raise max_partitions in the job file"
         )
     return [_format(kind, ordinal) for ordinal in range(first, last + 1)]
 

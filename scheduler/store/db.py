@@ -13,7 +13,7 @@ from typing import Any
 
 import aiosqlite
 
-from ..errors import StoreTooNew
+from ..errors import StoreTooNew, StoreUnreadable
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -85,6 +85,17 @@ class Database:
         await self.conn.close()
 
 
+async def _refuse_newer(conn: aiosqlite.Connection, path: Path) -> None:
+    async with conn.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    current = int(row[0]) if row else 0
+    if current > latest_version():
+        raise StoreTooNew(
+            f"{path}: the store is at schema version {current}, but this Sluice knows only up to "
+            f"{latest_version()}; upgrade Sluice instead of opening it with an older one"
+        )
+
+
 async def _migrate(conn: aiosqlite.Connection, path: Path) -> None:
     async with conn.execute("PRAGMA user_version") as cursor:
         row = await cursor.fetchone()
@@ -140,10 +151,15 @@ async def open_database(path: Path) -> Database:
     try:
         conn.row_factory = sqlite3.Row
         await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await _refuse_newer(conn, path)  # before any PRAGMA that writes: a refused store stays untouched
         await conn.execute("PRAGMA journal_mode = WAL")
         await conn.execute("PRAGMA synchronous = FULL")
         await conn.execute("PRAGMA foreign_keys = ON")
         await _migrate(conn, path)
+    except sqlite3.DatabaseError as exc:
+        await conn.close()
+        raise StoreUnreadable(f"{path}: not a usable Sluice store ({exc}); move it aside or use another --home") \
+            from None
     except BaseException:
         await conn.close()
         raise
