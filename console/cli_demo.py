@@ -32,8 +32,10 @@ EXPECTED = {"hello": "succeeded", "daily_report": "succeeded", "long_export": "s
 class DemoWorld:
     """The demo's workers and scheduler, all in one event loop."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, long_chunks: int = 12) -> None:
         self.root = root
+        #: The long export's length in 1 s chunks: short headless, long enough to watch in the console.
+        self.long_chunks = long_chunks
         self.home = Home(root / "home")
         self.fleet = LocalFleet(root / "keys")
         self.stop = asyncio.Event()
@@ -65,7 +67,8 @@ class DemoWorld:
                 run_ids.append((await engine.submit("hello", {"who": who}))[0])
             for region in ("eu-west", "us-east"):
                 run_ids.append((await engine.submit("daily_report", {"region": region}))[0])
-            run_ids.append((await engine.submit("long_export", {"chunks": "12", "chunk_seconds": "1"}))[0])
+            run_ids.append((await engine.submit("long_export", {"chunks": str(self.long_chunks),
+                                                                "chunk_seconds": "1"}))[0])
             run_ids.append((await engine.submit("flaky_sync", {}))[0])
             run_ids.append((await engine.submit("doomed_migration", {}))[0])
             today = datetime.now(UTC).date()
@@ -132,7 +135,7 @@ def _with_console(root: Path) -> int:
 
     def background() -> None:
         async def main() -> None:
-            world = DemoWorld(root)
+            world = DemoWorld(root, long_chunks=300)
             state["world"], state["loop"] = world, asyncio.get_running_loop()
             try:
                 await world.start()
