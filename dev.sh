@@ -14,7 +14,7 @@ command=${1:-}
 case $command in
   demo) exec .venv/bin/sluice demo "$@" ;;
   test)
-    .venv/bin/ruff check scheduler console tests bench
+    .venv/bin/ruff check .
     exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@" ;;
   bench) exec .venv/bin/python bench/run_all.py "$@" ;;
   *) echo "usage: ./dev.sh demo [--no-console] | test [pytest args] | bench" >&2; exit 2 ;;
