@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -45,24 +46,31 @@ class Database:
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction: committed on exit, rolled back on error. Serialised within this process."""
         async with self._write_lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
             try:
+                await self.conn.execute("BEGIN IMMEDIATE")
                 yield self.conn
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                await asyncio.shield(self._rollback())
                 raise
             else:
-                await self.conn.execute("COMMIT")
+                # aiosqlite runs statements in order on its thread: even if our caller is cancelled here,
+                # the COMMIT still runs before the next transaction's BEGIN.
+                await asyncio.shield(self.conn.execute("COMMIT"))
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[aiosqlite.Connection]:
         """A consistent snapshot for several SELECTs."""
         async with self._write_lock:
-            await self.conn.execute("BEGIN")
             try:
+                await self.conn.execute("BEGIN")
                 yield self.conn
             finally:
-                await self.conn.execute("COMMIT")
+                await asyncio.shield(self._rollback())
+
+    async def _rollback(self) -> None:
+        """End whatever transaction is open; a cancelled BEGIN may or may not have run, so none is fine too."""
+        with contextlib.suppress(sqlite3.Error, ValueError):
+            await self.conn.execute("ROLLBACK")
 
     async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         async with self.conn.execute(sql, params) as cursor:

@@ -1,0 +1,205 @@
+"""The Sluice console app: wires the engine, the views and the global keys. Screens hold the rest."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+
+from scheduler.engine import Engine
+from scheduler.errors import SluiceError
+from scheduler.home import Home
+
+from .actions import perform
+from .palette import ViewCommands
+from .scheduler_start import log_path, scheduler_command, start_detached
+from .screens.backfills import BackfillsScreen
+from .screens.base import SluiceScreen
+from .screens.confirm import ConfirmScreen
+from .screens.dead_letters import DeadLettersScreen
+from .screens.events import EventsScreen
+from .screens.help import HelpScreen
+from .screens.overview import OverviewScreen
+from .screens.prompt import PromptScreen
+from .screens.runs import RunsScreen
+from .views import ViewRequest, parse_view
+
+EngineFactory = Callable[[Home], Awaitable[Engine]]
+VIEW_KEYS = {"1": "overview", "2": "runs", "3": "backfills", "4": "dead", "5": "events"}
+
+
+class SluiceApp(App[int]):
+    """Keyboard-first console over one Sluice home."""
+
+    TITLE = "Sluice"
+    COMMANDS = App.COMMANDS | {ViewCommands}
+    SCREENS = {"overview": OverviewScreen, "runs": RunsScreen, "backfills": BackfillsScreen,
+               "dead": DeadLettersScreen, "events": EventsScreen}
+    MODES = {name: name for name in SCREENS}
+    BINDINGS = [
+        Binding("colon", "view_prompt", "View", key_display=":"),
+        Binding("question_mark", "help", "Keys", key_display="?"),
+        Binding("escape", "back", "Back", show=False),
+        Binding("q", "quit", "Quit", show=False),
+        Binding("S", "start_scheduler", "Start scheduler", key_display="S"),
+        Binding("Z", "freeze", "Pause/resume updates", key_display="Z", show=False),
+        *[Binding(key, f"view('{view}')", view, show=False) for key, view in VIEW_KEYS.items()],
+    ]
+
+    #: Whether a scheduler holds the home's lock (None until first checked).
+    scheduler_up: reactive[bool | None] = reactive(None)
+    #: Z freezes every view (as htop does) to read a screen that would otherwise keep changing.
+    frozen: reactive[bool] = reactive(False)
+
+    def __init__(self, home: Home, *, readonly: bool = False, engine_factory: EngineFactory | None = None,
+                 poll_interval: float = 1.0) -> None:
+        super().__init__()
+        self.home = home
+        self.readonly = readonly
+        self.poll_interval = poll_interval
+        self._engine_factory = engine_factory
+        self.scheduler_command = scheduler_command(home)
+        self.engine: Engine = None  # type: ignore[assignment]  # opened on mount, in the app's loop
+        self._show_title()
+
+    async def on_mount(self) -> None:
+        try:
+            if self._engine_factory is None:
+                self.engine = await Engine.open(self.home)
+            else:
+                self.engine = await self._engine_factory(self.home)
+        except SluiceError as exc:
+            self.exit(return_code=exc.exit_code, message=f"sluice console: {exc}")
+            return
+        self.set_interval(self.poll_interval, self._check_scheduler, name="scheduler-presence")
+        self._check_scheduler()
+        await self.switch_mode("overview")
+
+    async def on_unmount(self) -> None:
+        if self._engine_factory is None and self.engine is not None:
+            await self.engine.close()
+
+    def _check_scheduler(self) -> None:
+        self.scheduler_up = self.engine.scheduler_running()
+
+    def watch_scheduler_up(self) -> None:
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "start_scheduler":
+            return self.scheduler_up is False and not self.readonly
+        return True
+
+    def action_start_scheduler(self) -> None:
+        log = log_path(self.home)
+        self.confirm(f"Start a scheduler for this home in the background?\n\nIt dispatches queued runs and keeps "
+                     f"running after you quit the console (stop it with kill PID). Its output goes to {log}.",
+                     self._start_scheduler, "Start scheduler")
+
+    async def _start_scheduler(self) -> str:
+        log = log_path(self.home)
+        pid = await asyncio.to_thread(start_detached, self.scheduler_command, log)
+        return f"scheduler started (pid {pid}); its log: {log}"
+
+    # --- views --------------------------------------------------------------------------------------------
+
+    async def action_view(self, view: str) -> None:
+        await self.open_view(view)
+
+    def action_view_prompt(self) -> None:
+        hint = ":runs [status…] [job=… queue=… node=… backfill=…]  :overview  :backfills  :dead  :events  :run ID"
+
+        def chosen(text: str | None) -> None:
+            if text:
+                self.call_later(self.open_view, text)
+
+        self.push_screen(PromptScreen(":", hint), chosen)
+
+    async def open_view(self, text: str) -> None:
+        """Switch to the view named by `text` (as typed after `:`), applying its scope."""
+        try:
+            request = parse_view(text)
+        except ValueError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        await self._open(request)
+
+    async def _open(self, request: ViewRequest) -> None:
+        from .screens.backfill_detail import BackfillDetailScreen
+        from .screens.run_detail import RunDetailScreen
+
+        if request.view == "run":
+            await self.push_screen(RunDetailScreen(request.target or 0))
+            return
+        mode = "backfills" if request.view == "backfill" else request.view
+        await self.switch_mode(mode)
+        while len(self.screen_stack) > 1:
+            await self.pop_screen()
+        if request.view == "runs":
+            self.get_screen("runs", RunsScreen).apply_filter(request.run_filter)
+        elif request.view == "backfill":
+            await self.push_screen(BackfillDetailScreen(request.target or 0))
+
+    def back(self) -> None:
+        """Leave a detail screen (a no-op on a view's own screen)."""
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_help(self) -> None:
+        screen = self.screen
+        if isinstance(screen, SluiceScreen):
+            self.push_screen(HelpScreen(screen.VIEW_TITLE, screen.help_keys(), self.readonly))
+
+    def action_freeze(self) -> None:
+        self.frozen = not self.frozen
+        self._show_title()
+        if not self.frozen and isinstance(self.screen, SluiceScreen):
+            self.screen.poll()
+
+    def _show_title(self) -> None:
+        marks = [mark for mark, on in (("read-only", self.readonly), ("updates paused: Z", self.frozen)) if on]
+        self.title = "Sluice" + (f" ({', '.join(marks)})" if marks else "")
+
+    # --- actions ------------------------------------------------------------------------------------------
+
+    def confirm(self, question: str, action: Callable[[], Awaitable[Any]], label: str = "Yes") -> None:
+        """Ask, and run `action` through the engine only on yes."""
+        if self.readonly:
+            self.notify("read-only console: nothing was changed", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.do_action(action)
+
+        self.push_screen(ConfirmScreen(question, label), answered)
+
+    @work(group="actions")
+    async def do_action(self, action: Callable[[], Awaitable[Any]]) -> None:
+        """Run an engine action off the UI path; its outcome or error becomes a notification."""
+        if self.readonly:
+            self.notify("read-only console: nothing was changed", severity="warning")
+            return
+        message, severity = await perform(action)
+        self.notify(message, severity=severity)  # type: ignore[arg-type]
+        screen = self.screen
+        if isinstance(screen, SluiceScreen):
+            screen.poll()
+
+
+def create_app(home: Home, *, readonly: bool = False, engine_factory: EngineFactory | None = None,
+               poll_interval: float = 1.0) -> SluiceApp:
+    """The console for `home`; tests pass an engine factory (fixed clock, shared engine) and a short interval."""
+    return SluiceApp(home, readonly=readonly, engine_factory=engine_factory, poll_interval=poll_interval)
+
+
+def run_console(home: Home, readonly: bool = False) -> int:
+    """Run the console until the operator quits; returns the exit status."""
+    app = create_app(home, readonly=readonly)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,113 @@
+"""Messages that polling workers post to the widgets and screens that show their results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual.message import Message
+
+from scheduler.models import Attempt, Event, QueueState, Run
+
+
+class _Latest(Message):
+    """A frequent message of which only the newest pending one matters."""
+
+    def can_replace(self, message: Message) -> bool:
+        return type(message) is type(self)
+
+
+@dataclass
+class SchedulerPresence(_Latest):
+    """Whether a scheduler holds this home's lock."""
+
+    running: bool
+
+
+@dataclass
+class RunsWindowLoaded(_Latest):
+    """A window of runs (newest first) for the runs table, with why each one waits or ended."""
+
+    generation: int
+    runs: list[Run]
+    reasons: dict[int, str]
+    attempts: dict[int, Attempt]
+    total: int
+    #: Fewer rows came back than asked for: the list ends in the direction this page was fetched.
+    exhausted: bool
+    #: What was fetched: top, bottom, down (after the window), up (before it) or refresh (the window again).
+    anchor: str
+
+
+@dataclass
+class RunDetailLoaded(_Latest):
+    """A run's attempts, events and checkpoints, plus why it waits."""
+
+    detail: Any
+    reason: str | None
+    stderr_tail: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LogChunk(Message):
+    """Lines read from one attempt's stream; `replace` marks a reload; `pending` is an unfinished last line."""
+
+    generation: int
+    lines: list[str]
+    start_offset: int
+    end_offset: int
+    size: int
+    replace: bool = False
+    pending: bytes = b""
+
+
+@dataclass
+class LogSize(_Latest):
+    """The current size of the followed stream and whether its attempt has ended."""
+
+    generation: int
+    size: int
+    ended: bool
+
+
+@dataclass
+class OverviewLoaded(_Latest):
+    """Queues, nodes, status counts and service levels for the overview."""
+
+    queues: list[QueueState]
+    nodes: list[Any]
+    counts: dict[str, int]
+    slis: dict[str, str]
+    sparklines: dict[str, list[float]] = field(default_factory=dict)
+
+
+@dataclass
+class BackfillsLoaded(_Latest):
+    """Every backfill with its per-status run counts."""
+
+    backfills: list[Any]
+    counts: dict[int, dict[str, int]]
+
+
+@dataclass
+class BackfillDetailLoaded(_Latest):
+    """One backfill's runs, counts and wait reasons."""
+
+    detail: Any
+
+
+@dataclass
+class EventsLoaded(_Latest):
+    """A page of events, newest first."""
+
+    events: list[Event]
+    more: bool
+
+
+@dataclass
+class DeadLetterTail(_Latest):
+    """The last stderr lines and the outcome of the selected dead-letter run."""
+
+    run_id: int
+    outcome: str
+    lines: list[str]

@@ -1,0 +1,91 @@
+"""Verbs on one backfill (pause/resume, cancel, retry failed, max-parallel), shared by the list and detail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.binding import Binding
+
+from .prompt import PromptScreen
+
+BACKFILL_VERB_BINDINGS = [
+    Binding("p", "pause_backfill", "Pause/resume"),
+    Binding("c", "cancel_backfill", "Cancel"),
+    Binding("F", "retry_failed", "Retry failed", key_display="F"),
+    Binding("m", "parallel", "Max parallel"),
+]
+
+
+class BackfillVerbs:
+    """Mixin for a SluiceScreen: subclasses say which backfill (and its status and counts) is selected."""
+
+    app: Any
+    engine: Any
+
+    def target_backfill(self) -> tuple[Any, dict[str, int]] | None:
+        raise NotImplementedError
+
+    def action_pause_backfill(self) -> None:
+        target = self.target_backfill()
+        if target is None:
+            return
+        backfill, counts = target
+        if backfill.status == "paused":
+            self.app.do_action(lambda: self._do(self.engine.resume_backfill(backfill.id),
+                                                 f"backfill {backfill.id} resumed"))
+            return
+        self.app.confirm(
+            f"Pause backfill {backfill.id} ({backfill.job})?\n\nIts {counts.get('queued', 0)} queued runs stay "
+            f"queued and none starts until resumed; {counts.get('running', 0)} running runs finish.",
+            lambda: self._do(self.engine.pause_backfill(backfill.id), f"backfill {backfill.id} paused"), "Pause")
+
+    def action_cancel_backfill(self) -> None:
+        target = self.target_backfill()
+        if target is None:
+            return
+        backfill, counts = target
+        waiting = counts.get("queued", 0) + counts.get("retry_wait", 0)
+        self.app.confirm(
+            f"Cancel backfill {backfill.id} ({backfill.job})?\n\n{waiting} queued runs are cancelled; "
+            f"{counts.get('running', 0)} running runs are left to finish. This cannot be resumed.",
+            lambda: self.engine.cancel_backfill(backfill.id, kill=False, reason="cancelled from the console"),
+            "Cancel backfill")
+
+    def action_retry_failed(self) -> None:
+        target = self.target_backfill()
+        if target is None:
+            return
+        backfill, counts = target
+        failed = counts.get("failed", 0) + counts.get("timed_out", 0) + counts.get("cancelled", 0)
+        if not failed:
+            self.app.notify(f"backfill {backfill.id} has no failed partitions")
+            return
+        self.app.confirm(
+            f"Retry the {failed} failed or cancelled partitions of backfill {backfill.id}?\n\n"
+            "Each is queued for a new attempt from its latest checkpoint, and the backfill becomes active.",
+            lambda: self.engine.retry_failed_backfill(backfill.id), f"Retry {failed}")
+
+    def action_parallel(self) -> None:
+        target = self.target_backfill()
+        if target is None:
+            return
+        backfill, _ = target
+
+        def chosen(text: str | None) -> None:
+            if not text:
+                return
+            if not text.strip().isdigit() or int(text) < 1:
+                self.app.notify(f"{text!r}: max-parallel is a whole number of at least 1", severity="warning")
+                return
+            value = int(text)
+            self.app.do_action(lambda: self._do(self.engine.set_backfill_max_parallel(backfill.id, value),
+                                                 f"backfill {backfill.id}: max-parallel {value}"))
+
+        current = backfill.max_parallel or "unlimited"
+        self.app.push_screen(PromptScreen("max parallel", f"Max parallel runs for backfill {backfill.id} "
+                                          f"(now {current})", str(backfill.max_parallel or "")), chosen)
+
+    @staticmethod
+    async def _do(call: Any, message: str) -> str:
+        await call
+        return message

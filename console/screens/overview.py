@@ -1,0 +1,170 @@
+"""Overview: queues with throughput, nodes with their slots, run counts and service levels."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Header, Static
+
+from ..format import STATUS_STYLES
+from ..messages import OverviewLoaded
+from ..shield import QUERY_ERRORS, shielded
+from ..slis import BUCKETS, service_levels, sparkline
+from ..widgets.banner import SchedulerBanner
+from ..widgets.quiet import update_static
+from ..widgets.table_sync import sync_rows
+from .base import SluiceScreen
+
+WINDOWS = [("1h", timedelta(hours=1)), ("24h", timedelta(hours=24)), ("7d", timedelta(days=7))]
+COUNT_ORDER = ("queued", "running", "retry_wait", "failed", "timed_out", "cancelled", "succeeded")
+
+
+class OverviewScreen(SluiceScreen):
+    """What is queued, running, failing and stuck, at a glance."""
+
+    VIEW_TITLE = "Overview"
+    SUB_TITLE = "overview"
+    BINDINGS = [
+        Binding("p", "toggle_pause", "Pause/resume queue"),
+        Binding("D", "toggle_drain", "Drain/undrain node", key_display="D"),
+        Binding("w", "window", "SLI window"),
+    ]
+
+    DEFAULT_CSS = """
+    OverviewScreen #counts { height: 1; padding: 0 1; }
+    OverviewScreen DataTable { height: auto; max-height: 9; }
+    OverviewScreen #slis { height: auto; padding: 0 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.window_index = 0
+        self.loaded: OverviewLoaded | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield SchedulerBanner()
+        yield Static("", id="counts")
+        yield Static("Queues", classes="panel-title")
+        yield DataTable(id="queues", cursor_type="row")
+        yield Static("Nodes", classes="panel-title")
+        yield DataTable(id="nodes", cursor_type="row")
+        yield Static("", id="sli-title", classes="panel-title")
+        yield Static("", id="slis")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#queues", DataTable).add_columns("QUEUE", "STATE", "QUEUED", "RUNNING", "FAILED",
+                                                         "ENDED/5m, 1h")
+        self.query_one("#nodes", DataTable).add_columns("NODE", "STATUS", "SLOTS", "RUNNING", "NOTE")
+        self.query_one("#queues", DataTable).focus()
+
+    def poll(self) -> None:
+        self._load(WINDOWS[self.window_index][1])
+
+    @work(exclusive=True, group="overview")
+    async def _load(self, window: timedelta) -> None:
+        try:
+            self.post_message(await shielded(self._fetch(window)))
+        except QUERY_ERRORS as exc:
+            self.notify(f"refresh failed: {exc}", severity="error")
+
+    async def _fetch(self, window: timedelta) -> OverviewLoaded:
+        engine = self.engine
+        queues = await engine.queues()
+        nodes = await engine.nodes()
+        counts = await engine.status_counts()
+        slis, series = await service_levels(engine, window)
+        return OverviewLoaded(queues, nodes, counts, slis, series)
+
+    def on_overview_loaded(self, message: OverviewLoaded) -> None:
+        self.loaded = message
+        counts = Text()
+        for status in COUNT_ORDER:
+            counts.append(f"{status} ", style="dim")
+            counts.append(f"{message.counts.get(status, 0):,}", style=STATUS_STYLES[status])
+            counts.append("   ")
+        update_static(self.query_one("#counts", Static), counts)
+        sync_rows(self.query_one("#queues", DataTable), {
+            queue.name: (queue.name, Text("paused", style="bold yellow") if queue.paused else "active",
+                         str(queue.counts.get("queued", 0)), str(queue.counts.get("running", 0)),
+                         str(queue.counts.get("failed", 0) + queue.counts.get("timed_out", 0)),
+                         sparkline(message.sparklines.get(queue.name, [0.0] * BUCKETS)))
+            for queue in message.queues
+        })
+        sync_rows(self.query_one("#nodes", DataTable), {
+            node.config.name: (node.config.name, Text(node.status, style=_node_style(node.status)),
+                               f"{node.slots_used}/{node.config.slots}",
+                               ", ".join(str(run_id) for run_id in node.running[:6]) or "-", _node_note(node))
+            for node in message.nodes
+        })
+        name = WINDOWS[self.window_index][0]
+        update_static(self.query_one("#sli-title", Static), f"Service levels, last {name} (w: change window)")
+        update_static(self.query_one("#slis", Static),
+            "   ".join(f"{key}: [b]{value}[/b]" for key, value in message.slis.items()))
+
+    # --- keys ---------------------------------------------------------------------------------------------
+
+    def _cursor_key(self, table_id: str) -> str | None:
+        table = self.query_one(f"#{table_id}", DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def action_window(self) -> None:
+        self.window_index = (self.window_index + 1) % len(WINDOWS)
+        self.poll()
+
+    def action_toggle_pause(self) -> None:
+        name = self._cursor_key("queues")
+        if name is None or self.loaded is None:
+            return
+        paused = next(queue.paused for queue in self.loaded.queues if queue.name == name)
+        if paused:
+            self.sluice.do_action(lambda: self._set_paused(name, False))
+            return
+        self.sluice.confirm(f"Pause queue {name}?\n\nIts queued runs stay queued and none starts until it is "
+                            "resumed; running ones finish.", lambda: self._set_paused(name, True), "Pause")
+
+    async def _set_paused(self, name: str, paused: bool) -> str:
+        await self.engine.set_queue_paused(name, paused)
+        return f"queue {name} {'paused' if paused else 'resumed'}"
+
+    def action_toggle_drain(self) -> None:
+        name = self._cursor_key("nodes")
+        if name is None or self.loaded is None:
+            self.notify("select a node first (tab to the nodes table)", severity="warning")
+            return
+        node = next(node for node in self.loaded.nodes if node.config.name == name)
+        if node.status == "drained":
+            self.sluice.do_action(lambda: self._set_drained(name, False))
+            return
+        self.sluice.confirm(f"Drain node {name}?\n\nNo new run starts on it; its {node.slots_used} running "
+                            "run(s) finish.", lambda: self._set_drained(name, True), "Drain")
+
+    async def _set_drained(self, name: str, drained: bool) -> str:
+        await self.engine.set_drained(name, drained, "drained from the console" if drained else None)
+        return f"node {name} {'drained' if drained else 'undrained'}"
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a queue or node opens the runs view scoped to it."""
+        name = event.row_key.value
+        scope = f"queue={name}" if event.data_table.id == "queues" else f"running node={name}"
+        self.call_later(self.sluice.open_view, f"runs {scope}")
+
+
+def _node_style(status: str) -> str:
+    return {"up": "green", "down": "bold red", "refused": "bold red", "drained": "yellow"}.get(status, "dim")
+
+
+def _node_note(node: object) -> str:
+    state = getattr(node, "state", None)
+    if state is None:
+        return "not seen by the scheduler yet"
+    if state.drained:
+        return f"drained: {state.drain_reason}" if state.drain_reason else "drained"
+    return state.last_error or ""

@@ -1,0 +1,106 @@
+"""The verbs every screen that shows runs offers (retry, cancel, kill, priority), with their confirmations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.binding import Binding
+
+from ..actions import id_list, run_count
+from .prompt import PromptScreen
+
+RUN_VERB_BINDINGS = [
+    Binding("r", "retry", "Retry"),
+    Binding("R", "retry_scratch", "Retry from scratch", key_display="R"),
+    Binding("c", "cancel", "Cancel"),
+    Binding("k", "kill", "Kill"),
+    Binding("P", "priority", "Priority", key_display="P", show=False),
+]
+
+
+def _what(run_ids: list[int]) -> str:
+    if len(run_ids) == 1:
+        return f"run {run_ids[0]}"
+    return f"{run_count(len(run_ids))} (ids {id_list(run_ids)})"
+
+
+class RunVerbs:
+    """Mixin for a SluiceScreen: subclasses say which runs the verbs apply to."""
+
+    app: Any
+    engine: Any
+
+    def target_ids(self) -> list[int]:
+        raise NotImplementedError
+
+    def _targets(self) -> list[int] | None:
+        run_ids = self.target_ids()
+        if not run_ids:
+            self.app.notify("no run selected", severity="warning")
+            return None
+        return run_ids
+
+    def action_retry(self) -> None:
+        run_ids = self._targets()
+        if run_ids is None:
+            return
+        retry = lambda: self.engine.retry(run_ids)  # noqa: E731
+        if len(run_ids) == 1:
+            self.app.do_action(retry)
+            return
+        self.app.confirm(
+            f"Retry {_what(run_ids)} from their latest checkpoints?\n\n"
+            "Each ended run is queued for a new attempt; runs that have not ended are left alone.",
+            retry, "Retry")
+
+    def action_retry_scratch(self) -> None:
+        run_ids = self._targets()
+        if run_ids is None:
+            return
+        self.app.confirm(
+            f"Retry {_what(run_ids)} from scratch?\n\n"
+            "Each ended run is queued for a new attempt that ignores its checkpoints and starts over; "
+            "runs that have not ended are left alone.",
+            lambda: self.engine.retry(run_ids, from_scratch=True), "Retry from scratch")
+
+    def action_cancel(self) -> None:
+        run_ids = self._targets()
+        if run_ids is None:
+            return
+        self.app.confirm(
+            f"Cancel {_what(run_ids)}?\n\n"
+            "Queued and backing-off runs are cancelled and will not start; running ones are left to finish "
+            "(use k to kill them).",
+            lambda: self.engine.cancel(run_ids, reason="cancelled from the console", kill=False), "Cancel runs")
+
+    def action_kill(self) -> None:
+        run_ids = self._targets()
+        if run_ids is None:
+            return
+        self.app.confirm(
+            f"Kill {_what(run_ids)}?\n\n"
+            "Running ones get SIGTERM, then SIGKILL after the job's grace period; queued ones are cancelled.",
+            lambda: self.engine.cancel(run_ids, reason="killed from the console", kill=True), "Kill")
+
+    def action_priority(self) -> None:
+        run_ids = self._targets()
+        if run_ids is None:
+            return
+        run_id = run_ids[0]
+
+        def chosen(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                priority = int(text)
+            except ValueError:
+                self.app.notify(f"{text!r} is not a whole number", severity="warning")
+                return
+
+            async def change() -> str:
+                await self.engine.set_priority(run_id, priority)
+                return f"run {run_id}: priority {priority}"
+
+            self.app.do_action(change)
+
+        self.app.push_screen(PromptScreen("priority", f"New priority for run {run_id} (higher runs first)"), chosen)

@@ -1,0 +1,358 @@
+"""The live log: a Line-API view of one attempt's stream that tails by byte offsets.
+
+A small log is read whole; a big one opens on its last TAIL_LINES lines, read backwards, so a 1 GB finished
+log shows at once. While following, each poll reads only the bytes past the last offset (at most CHUNK).
+Reads run in thread workers and arrive as one LogChunk message per batch, never one call per line."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, cast
+
+from rich.style import Style
+from rich.text import Text
+from textual import work
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ..format import size_text
+from ..messages import LogChunk
+from .log_lines import find_matches, split_lines, wrap_rows
+
+if TYPE_CHECKING:
+    from ..app import SluiceApp
+
+WHOLE_LIMIT = 2 << 20
+TAIL_LINES = 5000
+HEAD_BYTES = 1 << 20
+CHUNK = 1 << 20
+MAX_LINES = 200_000
+MATCH_STYLE = Style(reverse=True, bold=True)
+MARKERS = ("::progress::", "::checkpoint::")
+
+
+class LogView(ScrollView, can_focus=True):
+    """One attempt's stdout or stderr; follows new output unless paused."""
+
+    BINDINGS = [
+        Binding("f", "toggle_follow", "Follow/pause"),
+        Binding("w", "toggle_wrap", "Wrap"),
+        Binding("home,g", "top", "Top", show=False),
+        Binding("end,G", "bottom", "Bottom", show=False),
+        Binding("n", "next_match(1)", "Next match", show=False),
+        Binding("N", "next_match(-1)", "Previous match", show=False),
+        Binding("up", "scroll_up", "Scroll up (pauses)", show=False),
+        Binding("down", "scroll_down", "Scroll down", show=False),
+        Binding("pageup", "page_up", "Page up (pauses)", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    LogView { height: 1fr; }
+    """
+
+    class StatusChanged(Message):
+        """Follow state, position or search results changed; the screen redraws its log status line."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.run_id = 0
+        self.attempt = 0
+        self.stream = "stdout"
+        self.ended = False
+        self.follow = True
+        self.wrap = False
+        self.lines: list[str] = []
+        self.start_offset = 0
+        self.read_offset = 0
+        self.log_bytes = 0
+        self.pending = b""
+        self.head_mode = False
+        self.new_lines = 0
+        self.search = ""
+        self.matches: list[int] = []
+        self._rows: list[tuple[int, int]] = []
+        self._generation = 0
+        self._reading = False
+        self._width = 0
+
+    # --- what to show -------------------------------------------------------------------------------------
+
+    def show(self, run_id: int, attempt: int, stream: str, ended: bool) -> None:
+        """Switch to another attempt or stream: reload from its tail and follow."""
+        self.run_id, self.attempt, self.stream, self.ended = run_id, attempt, stream, ended
+        self.follow, self.head_mode = True, False
+        self._generation += 1
+        self._reset([], 0)
+        if attempt > 0:
+            self._reading = True
+            self._read_tail(self._generation)
+
+    def set_ended(self, ended: bool) -> None:
+        self.ended = ended
+
+    def _reset(self, lines: list[str], start_offset: int) -> None:
+        self.lines, self.start_offset, self.pending, self.new_lines = lines, start_offset, b"", 0
+        self.matches = find_matches(lines, self.search) if self.search else []
+        self._relayout()
+
+    # --- reading ------------------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="log-read")
+    def _read_tail(self, generation: int) -> None:
+        engine = cast("SluiceApp", self.app).engine
+        size = engine.log_size(self.run_id, self.attempt, self.stream)
+        if size <= WHOLE_LIMIT:
+            data, start = engine.read_log(self.run_id, self.attempt, self.stream, 0, size), 0
+        else:
+            data = engine.log_tail(self.run_id, self.attempt, self.stream, TAIL_LINES)
+            start = size - len(data)
+        lines, pending = split_lines(b"", data, self.ended)
+        self.post_message(LogChunk(generation, lines, start, start + len(data), size, replace=True, pending=pending))
+
+    @work(thread=True, exclusive=True, group="log-read")
+    def _read_head(self, generation: int) -> None:
+        engine = cast("SluiceApp", self.app).engine
+        size = engine.log_size(self.run_id, self.attempt, self.stream)
+        data = engine.read_log(self.run_id, self.attempt, self.stream, 0, HEAD_BYTES)
+        lines, pending = split_lines(b"", data, self.ended and len(data) >= size)
+        self.post_message(LogChunk(generation, lines, 0, len(data), size, replace=True, pending=pending))
+
+    @work(thread=True, exclusive=True, group="log-read")
+    def _read_more(self, generation: int, offset: int, pending: bytes, final: bool) -> None:
+        engine = cast("SluiceApp", self.app).engine
+        size = engine.log_size(self.run_id, self.attempt, self.stream)
+        data = engine.read_log(self.run_id, self.attempt, self.stream, offset, min(CHUNK, max(0, size - offset)))
+        lines, rest = split_lines(pending, data, final and offset + len(data) >= size)
+        self.post_message(LogChunk(generation, lines, self.start_offset, offset + len(data), size, pending=rest))
+
+    def poll(self) -> None:
+        """Read what was appended since the last read (called by the screen's timer)."""
+        if self.follow and self.scroll_y < self.max_scroll_y:
+            self._to_end()  # a chunk laid out before the view had its final size
+        if self.attempt == 0 or self._reading:
+            return
+        if self.head_mode and not self._near_bottom():
+            return
+        self._reading = True
+        self._read_more(self._generation, self.read_offset, self.pending, self.ended)
+
+    def on_log_chunk(self, message: LogChunk) -> None:
+        message.stop()
+        if message.generation != self._generation:
+            return
+        self._reading = False
+        self.log_bytes = message.size
+        self.read_offset = message.end_offset
+        if message.replace:
+            self._reset(message.lines, message.start_offset)
+            if not self.head_mode:
+                self._to_end()
+        elif message.lines:
+            self._append(message.lines)
+        self.pending = message.pending
+        self.post_message(self.StatusChanged())
+
+    def _append(self, lines: list[str]) -> None:
+        first = len(self.lines)
+        self.lines.extend(lines)
+        if self.search:
+            self.matches.extend(find_matches(self.lines, self.search, first))
+        overflow = len(self.lines) - MAX_LINES
+        if overflow > 0:
+            self.start_offset += sum(len(line.encode()) + 1 for line in self.lines[:overflow])
+            del self.lines[:overflow]
+            self.matches = [index - overflow for index in self.matches if index >= overflow]
+            self._relayout()
+        elif self.wrap:
+            self._rows.extend(wrap_rows(self.lines, self._width, first))
+            self._resize_virtual()
+        else:
+            self._resize_virtual()
+        if self.follow:
+            self._to_end()
+        elif not self.head_mode:  # in head mode these lines were already written, just not read yet
+            self.new_lines += len(lines)
+
+    # --- layout -------------------------------------------------------------------------------------------
+
+    def _relayout(self) -> None:
+        self._width = max(1, self.scrollable_content_region.width)
+        self._rows = wrap_rows(self.lines, self._width) if self.wrap else []
+        self._resize_virtual()
+        self.refresh()
+
+    def _resize_virtual(self) -> None:
+        if self.wrap:
+            self.virtual_size = Size(self._width, len(self._rows))
+        else:
+            widest = max((len(line) for line in self.lines[-2000:]), default=0)
+            self.virtual_size = Size(max(widest, self.virtual_size.width if self.lines else 0), len(self.lines))
+
+    def on_resize(self) -> None:
+        if self.wrap and self.scrollable_content_region.width != self._width:
+            self._relayout()
+        if self.follow:
+            self._to_end()
+
+    def _row_of_line(self, index: int) -> int:
+        if not self.wrap:
+            return index
+        for row, (line, column) in enumerate(self._rows):
+            if line == index and column == 0:
+                return row
+        return 0
+
+    def _to_end(self) -> None:
+        """Scroll to the last line now and again once the new virtual size is laid out."""
+        self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.call_after_refresh(self.scroll_end, animate=False, immediate=True, x_axis=False)
+
+    def _near_bottom(self) -> bool:
+        return self.scroll_y + self.size.height >= self.virtual_size.height - 50
+
+    # --- keys ---------------------------------------------------------------------------------------------
+
+    def action_toggle_follow(self) -> None:
+        if self.follow:
+            self.follow = False
+        elif self.head_mode:
+            self.action_bottom()
+            return
+        else:
+            self.follow, self.new_lines = True, 0
+            self._to_end()
+        self.post_message(self.StatusChanged())
+
+    def action_toggle_wrap(self) -> None:
+        self.wrap = not self.wrap
+        self._relayout()
+        if self.follow:
+            self._to_end()
+        self.post_message(self.StatusChanged())
+
+    def action_top(self) -> None:
+        self.follow = False
+        if self.start_offset > 0:
+            self.head_mode = True
+            self._generation += 1
+            self._reading = True
+            self._read_head(self._generation)
+        self.scroll_home(animate=False, immediate=True)
+        self.post_message(self.StatusChanged())
+
+    def action_bottom(self) -> None:
+        self.follow, self.new_lines = True, 0
+        if self.head_mode and self.read_offset < self.log_bytes:
+            self.head_mode = False
+            self._generation += 1
+            self._reading = True
+            self._read_tail(self._generation)
+        self.head_mode = False
+        self._to_end()
+        self.post_message(self.StatusChanged())
+
+    def action_scroll_up(self) -> None:
+        self.follow = False
+        self.scroll_to(y=self.scroll_y - 1, animate=False, immediate=True)
+        self.post_message(self.StatusChanged())
+
+    def action_page_up(self) -> None:
+        self.follow = False
+        self.scroll_to(y=self.scroll_y - self.size.height, animate=False, immediate=True)
+        self.post_message(self.StatusChanged())
+
+    def action_scroll_down(self) -> None:
+        self.scroll_to(y=self.scroll_y + 1, animate=False, immediate=True)
+
+    def action_page_down(self) -> None:
+        self.scroll_to(y=self.scroll_y + self.size.height, animate=False, immediate=True)
+
+    def on_mouse_scroll_up(self, event: object) -> None:
+        self.follow = False
+        self.post_message(self.StatusChanged())
+
+    def find(self, needle: str) -> None:
+        """Highlight `needle` and jump to its first match below the top of the view."""
+        self.search = needle
+        self.matches = find_matches(self.lines, needle) if needle else []
+        self.refresh()
+        if self.matches:
+            self.action_next_match(1, from_top=True)
+        self.post_message(self.StatusChanged())
+
+    def action_next_match(self, direction: int, from_top: bool = False) -> None:
+        if not self.matches:
+            return
+        current = self._current_line() - (1 if from_top else 0)
+        if direction > 0:
+            later = [index for index in self.matches if index > current]
+            target = later[0] if later else self.matches[0]
+        else:
+            earlier = [index for index in self.matches if index < current]
+            target = earlier[-1] if earlier else self.matches[-1]
+        self.follow = False
+        self.scroll_to(y=max(0, self._row_of_line(target) - 2), animate=False, immediate=True)
+        self._match_line = target
+        self.post_message(self.StatusChanged())
+
+    def _current_line(self) -> int:
+        matched = getattr(self, "_match_line", None)
+        if matched is not None and self.scroll_y <= self._row_of_line(matched) < self.scroll_y + self.size.height:
+            return matched
+        row = int(self.scroll_y)
+        if self.wrap:
+            return self._rows[row][0] if row < len(self._rows) else 0
+        return row
+
+    # --- status and drawing -------------------------------------------------------------------------------
+
+    def status_text(self) -> str:
+        parts = [f"{self.stream} of attempt {self.attempt}" if self.attempt else "no attempt yet"]
+        if self.attempt:
+            parts.append(size_text(self.log_bytes))
+            if self.start_offset:
+                parts.append(f"from byte {self.start_offset:,} (g: top)")
+            parts.append("following" if self.follow else (
+                f"paused · +{self.new_lines:,} new lines (f: follow)" if self.new_lines else "paused (f: follow)"))
+            if self.wrap:
+                parts.append("wrap")
+            if self.search:
+                parts.append(f"/{self.search}: {len(self.matches)} matches")
+            if self.ended and self.read_offset >= self.log_bytes:
+                parts.append("end of stream")
+        return " · ".join(parts)
+
+    def render_line(self, y: int) -> Strip:
+        row = int(self.scroll_y) + y
+        width = self.size.width
+        if self.wrap:
+            if row >= len(self._rows):
+                return Strip.blank(width)
+            index, column = self._rows[row]
+            text = self._styled(index, self.lines[index][column:column + self._width])
+            return Strip(text.render(self.app.console)).extend_cell_length(width)
+        if row >= len(self.lines):
+            if row == 0 and self.attempt and self.read_offset >= self.log_bytes:
+                return Strip(Text("(no output yet)", style="dim").render(self.app.console)).extend_cell_length(width)
+            return Strip.blank(width)
+        text = self._styled(row, self.lines[row])
+        strip = Strip(text.render(self.app.console), text.cell_len)
+        return strip.crop_extend(int(self.scroll_x), int(self.scroll_x) + width, None)
+
+    def _styled(self, index: int, content: str) -> Text:
+        # Progress and checkpoint markers are protocol, not output: dimmed so the output stands out.
+        text = Text(content, no_wrap=True, style="dim" if content.startswith(MARKERS) else "")
+        if self.search and index in self._match_set():
+            for match in re.finditer(re.escape(self.search), content, re.IGNORECASE):
+                text.stylize(MATCH_STYLE, match.start(), match.end())
+        return text
+
+    def _match_set(self) -> set[int]:
+        if getattr(self, "_match_cache_key", None) != (id(self.matches), len(self.matches)):
+            self._match_cache = set(self.matches)
+            self._match_cache_key = (id(self.matches), len(self.matches))
+        return self._match_cache

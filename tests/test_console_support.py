@@ -1,0 +1,139 @@
+"""Shared fixtures and store helpers for the console tests (test data setup only: the console itself
+only ever calls Engine methods)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from textual.worker import WorkerState
+
+from console.app import SluiceApp, create_app
+from scheduler.engine import Engine
+from scheduler.home import Home
+from scheduler.models import to_iso
+from scheduler.states import RunStatus
+from scheduler.store import queries as q
+
+NOW = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
+SIZE = (100, 30)
+BUSY = (WorkerState.PENDING, WorkerState.RUNNING)
+RUNS = 1_000_000
+
+JOBS = {
+    "hello": 'command = "echo hello"\nqueue = "default"\n[retry]\nmax_attempts = 3\n',
+    "etl": ('command = "etl --day {day}"\nqueue = "batch"\n[partition]\nparam = "day"\nkind = "daily"\n'),
+}
+NODES = '[[node]]\nname = "n1"\nhost = "127.0.0.1"\nslots = 4\n\n[[node]]\nname = "n2"\nhost = "127.0.0.2"\nslots = 2\n'
+
+
+def fixed_clock() -> datetime:
+    return NOW
+
+
+def at(minutes: float) -> str:
+    """A stored time `minutes` before NOW."""
+    return to_iso(NOW - timedelta(minutes=minutes))
+
+
+def make_home(root: Path) -> Home:
+    home = Home(root)
+    (root / "jobs").mkdir(parents=True)
+    for name, text in JOBS.items():
+        (root / "jobs" / f"{name}.toml").write_text(text)
+    (root / "nodes.toml").write_text(NODES)
+    return home
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    return make_home(tmp_path / "home")
+
+
+@pytest.fixture
+async def engine(home: Home):
+    engine = await Engine.open(home, clock=fixed_clock)
+    yield engine
+    await engine.close()
+
+
+def app_for(engine: Engine, readonly: bool = False, poll_interval: float = 0.5) -> SluiceApp:
+    async def factory(home: Home) -> Engine:
+        return engine
+
+    return create_app(engine.home, readonly=readonly, engine_factory=factory, poll_interval=poll_interval)
+
+
+async def start(engine: Engine, run_id: int, node: str = "n1", minutes_ago: float = 30) -> int:
+    """Move a queued run to running with a new attempt; returns the attempt's id."""
+    run = await engine.run(run_id)
+    number = run.attempt + 1
+    async with engine.db.write() as conn:
+        await q.transition_run(conn, run_id, RunStatus.RUNNING, at(minutes_ago), kind="dispatch", actor="scheduler",
+                               attempt=number, node=node, started_at=at(minutes_ago))
+        await q.update_run_fields(conn, run_id, at(minutes_ago), attempt=number,
+                                  attempts_used=run.attempts_used + 1)
+        attempt_id = await q.insert_attempt(conn, run_id, number, node, f"/tmp/r{run_id}", None, at(minutes_ago))
+        await q.update_attempt(conn, attempt_id, status="running", pid=1000 + run_id)
+    return attempt_id
+
+
+async def finish(engine: Engine, run_id: int, attempt_id: int, status: RunStatus, exit_code: int,
+                 minutes_ago: float = 10, reason: str = "exit", error: str | None = None) -> None:
+    """End a running run's attempt with `status` (the run's and attempt's)."""
+    async with engine.db.write() as conn:
+        await q.update_attempt(conn, attempt_id, status=status.value, reason=reason, exit_code=exit_code,
+                               ended_at=at(minutes_ago), error=error)
+        await q.transition_run(conn, run_id, status, at(minutes_ago), kind="ended", actor="scheduler",
+                               exit_code=exit_code, ended_at=at(minutes_ago))
+
+
+async def progress(engine: Engine, attempt_id: int, done: float, total: float, message: str) -> None:
+    async with engine.db.write() as conn:
+        await q.update_attempt(conn, attempt_id, progress_done=done, progress_total=total, progress_message=message)
+
+
+async def checkpoint(engine: Engine, run_id: int, attempt: int, value: str, offset: int, minutes_ago: float) -> None:
+    async with engine.db.write() as conn:
+        await q.insert_checkpoint(conn, run_id, attempt, at(minutes_ago), value, offset)
+
+
+async def failed_run(engine: Engine, stderr: bytes = b"Traceback\nValueError: bad row 7\n") -> int:
+    run_id, _ = await engine.submit("hello", {})
+    attempt_id = await start(engine, run_id)
+    engine.logs.append(run_id, 1, "stdout", 0, b"starting\nworking\n")
+    engine.logs.append(run_id, 1, "stderr", 0, stderr)
+    await finish(engine, run_id, attempt_id, RunStatus.FAILED, 1)
+    return run_id
+
+
+async def settle(pilot, rounds: int = 2) -> None:
+    """Let polls, workers and messages run to rest (polling keeps starting workers, so waits are capped)."""
+    for _ in range(rounds):
+        await pilot.pause(0.03)
+        for _ in range(50):
+            if not any(worker.state in BUSY for worker in pilot.app.workers):
+                break
+            await asyncio.sleep(0.01)
+        await pilot.pause()
+
+
+@pytest.fixture
+async def million(engine):
+    """A million ended runs written straight into the store file in one statement (test data setup only)."""
+    created = at(60)
+    with sqlite3.connect(engine.home.db_path) as conn:
+        conn.execute("PRAGMA synchronous = OFF")
+        conn.execute("PRAGMA cache_size = -262144")
+        conn.execute("INSERT OR IGNORE INTO queues (name) VALUES ('default')")
+        conn.execute(
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ?)"
+            " INSERT INTO runs (job, status, queue, priority, params, definition, created_at, updated_at)"
+            " SELECT 'job' || (x % 7), CASE x % 5 WHEN 3 THEN 'failed' WHEN 4 THEN 'cancelled' ELSE 'succeeded' END,"
+            " 'default', 0, '{}', '{}', ?, ? FROM n",
+            (RUNS, created, created),
+        )
+    return engine
