@@ -115,7 +115,7 @@ async def create(conn: aiosqlite.Connection, job: JobDefinition, backfill_plan: 
         "queue": backfill_plan.queue, "priority": backfill_plan.priority, "planned": len(backfill_plan.partitions),
         "skipped": len(backfill_plan.skipped), "created_by": actor, "created_at": at, "updated_at": at,
     })
-    definition = job.model_dump(mode="json")
+    definition = job.model_dump(mode="json")  # one object for all runs: serialised once by insert_runs
     count = len(backfill_plan.partitions)
     new_runs = [
         q.NewRun(job=job.name, queue=backfill_plan.queue, priority=backfill_plan.priority,

@@ -23,10 +23,12 @@ async def plan_dispatch(db: Database, nodes: Sequence[NodeConfig], health: Healt
             return []
         plan: list[tuple[Run, NodeConfig]] = []
         queue_names = [row["name"] for row in await q.queues(conn) if not row["paused"]]
+        # Pages sized to the free slots: a deep queue costs a few rows per pass, not hundreds.
+        page_size = min(scan_limit, context.free_slots() * 4 + 16)
         for queue in queue_names:
             scanned, after = 0, None
             while scanned < scan_limit * PAGES_PER_PASS:
-                page = await q.queued_candidates(conn, queue, scan_limit, held_backfills=context.held_backfills(),
+                page = await q.queued_candidates(conn, queue, page_size, held_backfills=context.held_backfills(),
                                                  canary_backfills=context.canary_held(), after=after)
                 if not page:
                     break
@@ -43,6 +45,6 @@ async def plan_dispatch(db: Database, nodes: Sequence[NodeConfig], health: Healt
                     plan.append((run, node.config))
                     if context.free_slots() <= 0:
                         return plan
-                if len(page) < scan_limit:
+                if len(page) < page_size:
                     break
         return plan

@@ -178,19 +178,27 @@ async def find_run_by_key(conn: aiosqlite.Connection, key: str) -> int | None:
 
 
 async def insert_runs(conn: aiosqlite.Connection, new_runs: Sequence[NewRun], at: str, actor: str) -> list[int]:
-    """Insert queued runs and their 'submitted' events; returns ids in order."""
-    ids: list[int] = []
-    for new in new_runs:
-        cursor = await conn.execute(
-            "INSERT INTO runs (job, status, queue, priority, params, partition_key, definition, idempotency_key,"
-            " backfill_id, backfill_seq, schedule_tick, created_at, updated_at)"
-            " VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (new.job, new.queue, new.priority, json.dumps(new.params, sort_keys=True), new.partition,
-             json.dumps(new.definition, sort_keys=True), new.idempotency_key, new.backfill_id, new.backfill_seq,
-             new.schedule_tick, at, at),
-        )
-        assert cursor.lastrowid is not None
-        ids.append(cursor.lastrowid)
+    """Insert queued runs and their 'submitted' events in one batch; returns ids in order."""
+    snapshots: dict[int, str] = {}  # a backfill's runs share one definition: serialise it once
+
+    def snapshot(definition: dict[str, Any]) -> str:
+        key = id(definition)
+        if key not in snapshots:
+            snapshots[key] = json.dumps(definition, sort_keys=True)
+        return snapshots[key]
+
+    newest = await _one(conn, "SELECT coalesce(max(id), 0) FROM runs")
+    await conn.executemany(
+        "INSERT INTO runs (job, status, queue, priority, params, partition_key, definition, idempotency_key,"
+        " backfill_id, backfill_seq, schedule_tick, created_at, updated_at)"
+        " VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(new.job, new.queue, new.priority, json.dumps(new.params, sort_keys=True), new.partition,
+          snapshot(new.definition), new.idempotency_key, new.backfill_id, new.backfill_seq, new.schedule_tick, at, at)
+         for new in new_runs],
+    )
+    # We hold the write lock, so the rows just inserted are exactly those above the previous maximum, in order.
+    ids = [row[0] for row in await _all(conn, "SELECT id FROM runs WHERE id > ? ORDER BY id", (newest[0],))]
+    assert len(ids) == len(new_runs)
     await conn.executemany(
         "INSERT INTO events (at, run_id, kind, new_status, actor, detail) VALUES (?, ?, 'submitted', 'queued', ?, ?)",
         [(at, run_id, actor, _submit_detail(new)) for run_id, new in zip(ids, new_runs, strict=True)],
