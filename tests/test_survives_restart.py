@@ -120,3 +120,28 @@ async def test_unknown_host_key_is_refused_and_shown(tmp_path: Path, openssh_ser
     assert "host key refused" in nodes[0]["last_error"] and "ssh-keyscan" in nodes[0]["last_error"]
     assert not list((tmp_path / "worker").rglob("job.sh")), "nothing may run on a host whose key is unknown"
     assert runs[0]["id"] == run_id and runs[0]["status"] in ("queued", "retry_wait")
+
+
+async def test_failed_login_refuses_the_node_with_the_reason(tmp_path: Path, openssh_server: OpenSSHServer) -> None:
+    stranger = tmp_path / "stranger_key"
+    keygen = await asyncio.create_subprocess_exec("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger),
+                                                  stdout=asyncio.subprocess.DEVNULL)
+    assert await keygen.wait() == 0
+    table = openssh_server.node_toml("n1", workdir=str(tmp_path / "worker"))
+    table = table.replace(str(openssh_server.client_key_path), str(stranger))
+    home = SluiceHome(tmp_path, table)
+    home.add_job("quick", 'command = "echo hi"\n')
+    await home.start_scheduler()
+    try:
+        await home.submit("quick")
+        for _ in range(75):
+            node = (await home.cli_json("nodes"))["nodes"][0]
+            if node["state"] == "refused":
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await home.stop_scheduler()
+    assert node["state"] == "refused"
+    assert "login refused" in node["last_error"] and "authorized_keys" in node["last_error"]
+    events = (await home.cli_json("events", "--kind", "node_refused"))["events"]
+    assert events and "login refused" in events[0]["detail"]
