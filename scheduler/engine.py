@@ -312,11 +312,13 @@ class Engine:
             states = {s.name: (s.state, s.last_error) for s in await q.node_states(conn)}
             context = await load_context(conn, self.node_configs(), store_health(states))
             await fill_upstream_blocks(conn, context, queued)
+        idle = "ready: waiting for the scheduler to dispatch it" if self.scheduler_running() else \
+            "ready, but no scheduler is running for this home (start one: sluice scheduler)"
         for run in queued:
             blocker = context.blocker(run)
             if blocker is None:
                 _, blocker = context.place(run)
-            reasons[run.id] = blocker or "ready: waiting for the scheduler to dispatch it"
+            reasons[run.id] = blocker or idle
         return reasons
 
     # --- backfills -----------------------------------------------------------------------------------------
