@@ -515,7 +515,8 @@ class Scheduler:
         await self.executor.signal(view.config.name, [a.remote_dir for a in stale], "KILL")
         async with db.write() as conn:
             for attempt in stale:
-                await q.update_attempt(conn, attempt.id, cleaned=1)
+                # Fenced, its folder is cleaned up after the retention like any ended attempt's.
+                await q.update_attempt(conn, attempt.id, kill_reason="fenced")
                 await q.insert_event(conn, self._now(), "fenced", run_id=attempt.run_id, attempt=attempt.number,
                                      actor=ACTOR, detail=f"stale attempt on {attempt.node} killed after the node "
                                                          "came back (its run had been dispatched again)")

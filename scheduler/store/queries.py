@@ -439,15 +439,17 @@ async def active_attempts(conn: aiosqlite.Connection) -> list[Attempt]:
 
 
 async def unfenced_lost_attempts(conn: aiosqlite.Connection) -> list[Attempt]:
-    rows = await _all(conn, "SELECT * FROM attempts WHERE status = 'lost' AND cleaned = 0 ORDER BY id")
+    rows = await _all(conn, "SELECT * FROM attempts WHERE status = 'lost' AND cleaned = 0"
+                            " AND coalesce(kill_reason, '') != 'fenced' ORDER BY id")
     return [Attempt.from_row(row) for row in rows]
 
 
 async def attempts_to_clean(conn: aiosqlite.Connection, ended_before: str, limit: int = 200) -> list[Attempt]:
     rows = await _all(
         conn,
-        "SELECT * FROM attempts WHERE cleaned = 0 AND status NOT IN ('starting', 'running', 'lost')"
-        " AND ended_at < ? ORDER BY id LIMIT ?",
+        "SELECT * FROM attempts WHERE cleaned = 0 AND ended_at < ?"
+        " AND (status NOT IN ('starting', 'running', 'lost') OR (status = 'lost' AND kill_reason = 'fenced'))"
+        " ORDER BY id LIMIT ?",
         (ended_before, limit),
     )
     return [Attempt.from_row(row) for row in rows]
