@@ -97,7 +97,8 @@ async def backfills(engine: Engine, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"backfills": [BackfillOut.of(b, counts[b.id]).model_dump() for b in found]}, indent=2))
         return 0
-    rows = [[str(b.id), b.job, b.status, f"{b.range_from or ''}..{b.range_to or ''}", str(b.planned),
+    rows = [[str(b.id), b.job, b.status, f"{b.range_from}..{b.range_to}" if b.range_from else "listed values",
+             str(b.planned),
              str(counts[b.id].get("succeeded", 0)), str(counts[b.id].get("running", 0)),
              str(counts[b.id].get("failed", 0)), str(b.max_parallel or "-"), b.created_by] for b in found]
     print_table(["ID", "JOB", "STATUS", "RANGE", "RUNS", "OK", "RUNNING", "FAILED", "MAXPAR", "BY"], rows)

@@ -12,7 +12,7 @@ from .config import DEFAULT_MAX_PARTITIONS, JobDefinition
 from .errors import NotFound, UsageError
 from .jobspec import resolve_params
 from .models import Backfill, Run
-from .partitions import list_values, partition_range
+from .partitions import list_values, partition_range, validate_key
 from .states import RunStatus
 from .store import queries as q
 
@@ -40,6 +40,8 @@ class BackfillPlan:
     canary: int | None
     range_from: str | None
     range_to: str | None
+    #: The list values as asked for (list partitions), so a re-plan asks the same question.
+    values: list[str] | None = None
     definition: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
@@ -98,10 +100,12 @@ async def plan(conn: aiosqlite.Connection, job: JobDefinition, *, range_from: st
             skipped[key] = f"{reason} (run {run.id})" if run else reason
         else:
             planned.append(key)
+    listed = job.partition.kind == "list"
     return BackfillPlan(job.name, planned, skipped, resolved, queue or job.queue,
                         job.priority if priority is None else priority, max_parallel, order, canary,
-                        range_from or (partitions[0] if partitions else None),
-                        range_to or (partitions[-1] if partitions else None), job.model_dump(mode="json"))
+                        None if listed else validate_key(job.partition.kind, range_from or "", arg_name="--from"),
+                        None if listed else validate_key(job.partition.kind, range_to or "", arg_name="--to"),
+                        list(values) if listed and values else None, job.model_dump(mode="json"))
 
 
 async def create(conn: aiosqlite.Connection, job: JobDefinition, backfill_plan: BackfillPlan, at: str,

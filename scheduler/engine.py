@@ -340,9 +340,7 @@ class Engine:
         definition = self.job(plan.job)
         async with self.db.write() as conn:
             fresh = await bf.plan(conn, definition, range_from=plan.range_from, range_to=plan.range_to,
-                                  values=plan.partitions + list(plan.skipped) if definition.partition and
-                                  definition.partition.kind == "list" else None,
-                                  params=plan.params, max_parallel=plan.max_parallel, order=plan.order,
+                                  values=plan.values, params=plan.params, max_parallel=plan.max_parallel, order=plan.order,
                                   canary=plan.canary, rerun_succeeded=rerun_succeeded, queue=plan.queue,
                                   priority=plan.priority)
             if not fresh.partitions:

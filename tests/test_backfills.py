@@ -176,3 +176,23 @@ async def test_10000_partition_backfill_is_created_in_one_go(home: SluiceHome) -
     assert runs == 10_000
     backfills = await home.cli_json("backfills")
     assert backfills["backfills"][0]["planned"] == 10_000
+
+
+async def test_list_partition_backfill_runs_the_named_values(home: SluiceHome) -> None:
+    home.add_job("scan", """
+command = '''echo "scanned {host}"'''
+[partition]
+param = "host"
+kind = "list"
+values = ["web-01", "web-02", "db-01"]
+""")
+    await home.start_scheduler()
+    created = await home.cli_json("backfill", "scan", "--values", "db-01,web-01")
+    detail = await _wait_backfill(home, created["backfill_id"])
+    assert [(p["partition"], p["status"]) for p in detail["partitions"]] == [("db-01", "succeeded"),
+                                                                            ("web-01", "succeeded")]
+    assert (await home.cli("logs", str(created["run_ids"][0]))).stdout == b"scanned db-01\n"
+    unknown = await home.cli("backfill", "scan", "--values", "web-09")
+    assert unknown.code == 2 and "web-09" in unknown.stderr
+    everything = await home.cli_json("backfill", "scan", "--values", "web-01,web-02,db-01", "--dry-run")
+    assert everything["partitions"] == ["web-02"] and everything["skipped"] == 2
