@@ -112,7 +112,14 @@ def _check_new_queue(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sluice", description="Run batch jobs on a fleet over SSH, durably.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    _add_process_commands(sub)
+    _add_run_commands(sub)
+    _add_fleet_commands(sub)
+    commands_backfill.add_parsers(sub, _common, _positive_int, _priority)
+    return parser
 
+
+def _add_process_commands(sub: Any) -> None:
     p = sub.add_parser("init", help="create the state home with commented examples")
     _common(p)
     p = sub.add_parser("scheduler", help="run the scheduler in the foreground")
@@ -128,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-console", action="store_true", help="run headless and print progress")
     p.add_argument("--home", help="keep the demo's state here instead of a throwaway folder")
 
+
+
+def _add_run_commands(sub: Any) -> None:
     p = sub.add_parser("submit", help="submit a run of a job (or many with --params-file)")
     _common(p, json_output=True)
     p.add_argument("job")
@@ -173,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", type=_run_id)
     p.add_argument("priority", type=_priority)
 
+
+
+def _add_fleet_commands(sub: Any) -> None:
     p = sub.add_parser("jobs", help="job definitions, validated")
     _common(p, json_output=True)
     p = sub.add_parser("nodes", help="worker nodes: state, slots, last error")
@@ -196,9 +209,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive_int, default=50)
     p.add_argument("--kind")
     p.add_argument("--actor")
-
-    commands_backfill.add_parsers(sub, _common, _positive_int, _priority)
-    return parser
 
 
 HANDLERS: dict[str, Callable[[Engine, argparse.Namespace], Awaitable[int]]] = {

@@ -11,12 +11,12 @@ import contextlib
 import logging
 import random
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from .config import NodeConfig
 from .engine import Clock, utcnow
-from .executor import Executor, Launched, LaunchRequest, ProbeReport, ProbeRequest, TargetUnavailable
+from .executor import Executor, Launched, LaunchRequest, TargetUnavailable
 from .home import Home
 from .jobspec import attempt_dir, job_script
 from .lock import SchedulerLock
@@ -29,6 +29,7 @@ from .states import AttemptStatus, EndReason, RunStatus
 from .store import Database, open_database
 from .store import queries as q
 from .triggers import TriggerPass
+from .watcher import NodeWatcher, ProbeDone, WatchedNode
 
 log = logging.getLogger("sluice.scheduler")
 ACTOR = "scheduler"
@@ -53,22 +54,6 @@ class _LaunchDone:
     error: Exception | None = None
 
 
-@dataclass
-class _ProbeDone:
-    node: str
-    reports: list[tuple[Attempt, ProbeReport]]
-    applied: asyncio.Future[None]
-
-
-@dataclass
-class _NodeView:
-    config: NodeConfig
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    signals: list[tuple[str, list[str]]] = field(default_factory=list)
-    down_since: float | None = None
-    recorded: tuple[str, str | None] = ("unknown", None)
-
-
 class Scheduler:
     def __init__(self, home: Home, executor: Executor, nodes: list[NodeConfig], *, clock: Clock = utcnow,
                  settings: SchedulerSettings | None = None, rng: random.Random | None = None) -> None:
@@ -78,10 +63,10 @@ class Scheduler:
         self.clock = clock
         self.rng = rng or random.Random()
         self.logs = LogStore(home.logs_dir)
-        self.nodes = {node.name: _NodeView(node) for node in nodes}
+        self.nodes = {node.name: WatchedNode(node) for node in nodes}
         self.active: dict[int, Attempt] = {}
         self.launching: set[int] = set()
-        self.inbox: asyncio.Queue[_LaunchDone | _ProbeDone] = asyncio.Queue()
+        self.inbox: asyncio.Queue[_LaunchDone | ProbeDone] = asyncio.Queue()
         self.wake = asyncio.Event()
         self.db: Database | None = None
         self.home_id = ""
@@ -143,9 +128,9 @@ class Scheduler:
                     self.nodes[attempt.node].signals.append(("TERM", [attempt.remote_dir]))
             if attempt.status == AttemptStatus.STARTING:
                 self._maybe_sent.add(attempt.id)
-                await self._relaunch(attempt)  # the launch may or may not have happened: it is idempotent
+                await self.relaunch(attempt)  # the launch may or may not have happened: it is idempotent
         for view in self.nodes.values():
-            self._spawn(self._watch(view))
+            self._spawn(NodeWatcher(self, view).run())
 
     async def _shutdown(self) -> None:
         for task in list(self._tasks):
@@ -170,6 +155,10 @@ class Scheduler:
         assert self.db is not None
         return self.db
 
+    @property
+    def database(self) -> Database:
+        return self._db()
+
     def _now(self) -> str:
         return to_iso(self.clock())
 
@@ -190,11 +179,11 @@ class Scheduler:
             await asyncio.sleep(1.0)
 
     async def _pass(self) -> None:
-        items: list[_LaunchDone | _ProbeDone] = []
+        items: list[_LaunchDone | ProbeDone] = []
         while not self.inbox.empty():
             items.append(self.inbox.get_nowait())
         outcomes = [(item, [store_output(self.logs, attempt, report) for attempt, report in item.reports])
-                    for item in items if isinstance(item, _ProbeDone)]
+                    for item in items if isinstance(item, ProbeDone)]
         signals: list[tuple[str, str, list[str]]] = []
         now = self.clock()
         try:
@@ -271,7 +260,7 @@ class Scheduler:
             await self._end_attempt(conn, attempt, AttemptEnd(
                 AttemptStatus.LOST, EndReason.NODE_LOST, None, f"attempt folder {attempt.remote_dir} vanished"), now)
         elif state == "missing":
-            await self._relaunch(attempt)
+            await self.relaunch(attempt)
 
     async def _launch_failures(self, conn: object, run_id: int) -> int:
         """Launch failures in a row at the end of the run's attempt history."""
@@ -436,7 +425,7 @@ class Scheduler:
         self.launching.add(attempt.id)
         self._spawn(self._launch(attempt, script))
 
-    async def _relaunch(self, attempt: Attempt) -> None:
+    async def relaunch(self, attempt: Attempt) -> None:
         if attempt.id in self.launching:
             return
         run = await q.get_run(self._db().conn, attempt.run_id)
@@ -452,74 +441,7 @@ class Scheduler:
         await self.inbox.put(done)
         self.wake.set()
 
-    # --- watchers -----------------------------------------------------------------------------------------
-
-    async def _watch(self, view: _NodeView) -> None:
-        """Probe this node's running attempts, send its pending signals, fence stale attempts."""
-        name = view.config.name
-        last_check = 0.0
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(view.wake.wait(), self.settings.poll_interval)
-            view.wake.clear()
-            try:
-                await self._send_signals(view)
-                attempts = [a for a in self.active.values()
-                            if a.node == name and a.id not in self.launching and a.status == AttemptStatus.RUNNING]
-                starting = [a for a in self.active.values()
-                            if a.node == name and a.id not in self.launching and a.status == AttemptStatus.STARTING]
-                for attempt in starting:
-                    await self._relaunch(attempt)
-                if attempts:
-                    await self._probe(view, attempts)
-                else:
-                    loop_now = asyncio.get_running_loop().time()
-                    state, _ = self.executor.health(name)
-                    if state not in ("up", "unknown") and loop_now - last_check >= self.settings.node_check_interval:
-                        last_check = loop_now
-                        await self.executor.check(name)
-                        self.wake.set()
-                await self._fence(view)
-            except TargetUnavailable:
-                self.wake.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("watcher for node %s failed; retrying", name)
-                await asyncio.sleep(self.settings.poll_interval)
-
-    async def _probe(self, view: _NodeView, attempts: list[Attempt]) -> None:
-        requests = [ProbeRequest(a.remote_dir, a.stdout_offset, a.stderr_offset) for a in attempts]
-        # One probe carries at most ~max_chunk*2 bytes in all, so a backlog cannot time the probe out.
-        per_stream = max(64 * 1024, self.settings.max_chunk // max(1, len(requests)))
-        reports = await self.executor.probe(view.config.name, requests, per_stream)
-        applied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self.inbox.put(_ProbeDone(view.config.name, list(zip(attempts, reports, strict=True)), applied))
-        self.wake.set()
-        await applied  # never probe again before these offsets are committed: no byte twice
-        if any(len(r.stdout_chunk) >= per_stream or len(r.stderr_chunk) >= per_stream for r in reports):
-            view.wake.set()  # more output is waiting: poll again at once
-
-    async def _send_signals(self, view: _NodeView) -> None:
-        while view.signals:
-            sig, dirs = view.signals[0]
-            await self.executor.signal(view.config.name, dirs, sig)
-            view.signals.pop(0)
-
-    async def _fence(self, view: _NodeView) -> None:
-        """Kill attempts given up as lost on a node that answers again, so their side effects stop."""
-        db = self._db()
-        stale = [a for a in await q.unfenced_lost_attempts(db.conn) if a.node == view.config.name]
-        if not stale or self.executor.health(view.config.name)[0] != "up":
-            return
-        await self.executor.signal(view.config.name, [a.remote_dir for a in stale], "KILL")
-        async with db.write() as conn:
-            for attempt in stale:
-                # Fenced, its folder is cleaned up after the retention like any ended attempt's.
-                await q.update_attempt(conn, attempt.id, kill_reason="fenced")
-                await q.insert_event(conn, self._now(), "fenced", run_id=attempt.run_id, attempt=attempt.number,
-                                     actor=ACTOR, detail=f"stale attempt on {attempt.node} killed after the node "
-                                                         "came back (its run had been dispatched again)")
+    # --- worker folder cleanup ----------------------------------------------------------------------------
 
     async def _maybe_cleanup(self) -> None:
         loop_now = asyncio.get_running_loop().time()
