@@ -46,6 +46,8 @@ class RunDetailLoaded(_Latest):
     detail: Any
     reason: str | None
     stderr_tail: list[str] = field(default_factory=list)
+    #: The attempt `stderr_tail` belongs to (None when no attempt ended without success).
+    tail_attempt: int | None = None
 
 
 @dataclass

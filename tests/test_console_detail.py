@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from test_console_support import SIZE, app_for, checkpoint, failed_run, progress, settle, start
+from test_console_support import SIZE, app_for, checkpoint, failed_run, finish, progress, settle, start
 
 from console.screens.confirm import ConfirmScreen
 from console.screens.run_detail import RunDetailScreen
 from console.widgets import log_view
 from console.widgets.log_view import LogView
 from console.widgets.progress_line import ProgressLine
+from scheduler.states import RunStatus
 
 pytest_plugins = ("test_console_support",)
 
@@ -107,6 +108,30 @@ async def test_detail_shows_checkpoints_attempts_and_why(engine):
         await settle(pilot)
         tail = str(screen.query_one("#stderr-tail").render())
         assert "ValueError: bad row 7" in tail
+
+
+async def test_each_failed_attempt_shows_its_own_stderr_tail(engine):
+    run_id = await failed_run(engine, stderr=b"first attempt: disk full\n")
+    await engine.retry([run_id])
+    attempt_id = await start(engine, run_id, node="n2", minutes_ago=5)
+    engine.logs.append(run_id, 2, "stderr", 0, b"second attempt: connection reset\n")
+    await finish(engine, run_id, attempt_id, RunStatus.FAILED, 2, minutes_ago=2)
+    app = app_for(engine, poll_interval=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open(pilot, run_id)
+        await pilot.press("a")
+        await settle(pilot)
+
+        def tail() -> str:
+            return str(screen.query_one("#stderr-tail").render())
+
+        assert "attempt 2 (exit 2)" in tail() and "connection reset" in tail()  # the latest failure first
+        await pilot.press("up")
+        await settle(pilot)
+        assert "attempt 1 (exit 1)" in tail() and "disk full" in tail() and "connection reset" not in tail()
+        await pilot.press("down")
+        await settle(pilot)
+        assert "connection reset" in tail()
 
 
 async def test_retry_from_scratch_in_detail_confirms_then_queues(engine):

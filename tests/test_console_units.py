@@ -13,8 +13,9 @@ from console.slis import percentile, sparkline
 from console.views import describe_filter, parse_run_filter, parse_view
 from console.widgets.grid_layout import layout, neighbour
 from console.widgets.log_lines import find_matches, split_lines, wrap_rows
+from console.widgets.run_columns import header_text, row_text
 from console.widgets.table_sync import sync_rows  # noqa: F401  (imported to check it loads)
-from scheduler.models import Attempt
+from scheduler.models import Attempt, Run
 from scheduler.store.queries import RunFilter
 
 CONSOLE = Path(__file__).resolve().parent.parent / "console"
@@ -79,6 +80,22 @@ def test_attempt_outcomes_in_plain_words():
     refused = Attempt(**{**base, "status": "failed", "reason": "launch_failed", "exit_code": None,
                          "error": "host key refused"})
     assert attempt_outcome(refused) == "could not be launched: host key refused"
+
+
+def test_runs_columns_grow_with_the_terminal():
+    created = "2026-11-23T09:00:00+00:00"
+    run = Run(id=7, job="doomed_migration", status="failed", queue="default", priority=0, params={}, partition=None,
+              definition={}, idempotency_key=None, backfill_id=None, backfill_seq=None, schedule_tick=None,
+              attempt=1, attempts_used=1, node="n1", exit_code=3, next_attempt_at=None, checkpoint_floor=0,
+              cancel_requested=None, created_at=created, started_at=created, ended_at=created, updated_at=created)
+    why = "exit 3: could not apply migration 0042 to the orders table"
+    narrow, wide = row_text(run, why, 80, False).plain, row_text(run, why, 160, False).plain
+    assert "doomed_migr…" in narrow and len(narrow) == 80
+    assert "doomed_migration" in wide and why in wide and len(wide) == 160
+    for width in (80, 100, 120, 160):
+        header, row = header_text(width).plain, row_text(run, why, width, False).plain
+        assert header.index("STATUS") == row.index("failed")  # header and rows line up at every width
+        assert header.index("WHY") == row.index("exit 3")
 
 
 def test_numbers_in_words():

@@ -28,6 +28,7 @@ from .run_verbs import RUN_VERB_BINDINGS, RunVerbs
 
 STDERR_LINES = 5
 ENDED_ATTEMPT = ("succeeded", "failed", "cancelled", "timed_out", "lost", "yielded")
+NOT_FAILED = ("succeeded", "starting", "running")
 
 
 class RunDetailScreen(RunVerbs, SluiceScreen):
@@ -64,6 +65,8 @@ class RunDetailScreen(RunVerbs, SluiceScreen):
         self.attempts: list[Attempt] = []
         self.shown_attempt: int | None = None
         self.pinned = False
+        #: The attempt whose stderr tail the Attempts tab shows, as picked with its cursor (None: the latest failed).
+        self.tail_attempt: int | None = None
         self.stream = "stdout"
         self._events_seen: tuple[int, int] = (0, 0)
         self._loaded = False
@@ -128,12 +131,12 @@ class RunDetailScreen(RunVerbs, SluiceScreen):
         engine = self.engine
         detail = await engine.run_detail(self.run_id)
         reason = (await engine.wait_reasons([detail.run])).get(self.run_id)
-        failed = [attempt for attempt in detail.attempts if attempt.status not in ("succeeded", "starting", "running")]
-        tail: list[str] = []
-        if failed:
-            raw = await asyncio.to_thread(engine.log_tail, self.run_id, failed[-1].number, "stderr", STDERR_LINES)
-            tail = raw.decode("utf-8", "replace").splitlines()
-        return RunDetailLoaded(detail, reason, tail)
+        failed = [attempt.number for attempt in detail.attempts if attempt.status not in NOT_FAILED]
+        if not failed:
+            return RunDetailLoaded(detail, reason)
+        number = self.tail_attempt if self.tail_attempt in failed else failed[-1]
+        raw = await asyncio.to_thread(engine.log_tail, self.run_id, number, "stderr", STDERR_LINES)
+        return RunDetailLoaded(detail, reason, raw.decode("utf-8", "replace").splitlines(), number)
 
     def on_run_detail_loaded(self, message: RunDetailLoaded) -> None:
         detail, run = message.detail, message.detail.run
@@ -142,11 +145,13 @@ class RunDetailScreen(RunVerbs, SluiceScreen):
         now = self.engine.clock()
         update_static(self.query_one("#summary", Static), summary_text(run, latest, message.reason, now))
         self._show_progress(latest)
-        self._fill_attempts(now, message.stderr_tail)
+        self._fill_attempts(now, message.stderr_tail, message.tail_attempt)
         update_static(self.query_one("#checkpoints-text", Static), checkpoints_text(detail.checkpoints, run.checkpoint_floor))
         self._fill_events(detail.events)
         if not self._loaded:
             update_static(self.query_one("#definition-text", Static), definition_text(run))
+            if self.query_one(TabbedContent).active == "attempts":
+                self._focus_attempts()
         self._loaded = True
         self._follow_attempt(run.attempt)
 
@@ -158,16 +163,26 @@ class RunDetailScreen(RunVerbs, SluiceScreen):
             label = f"{done:g}/{total:g} {attempt.progress_message or ''}".rstrip()
         self.query_one(ProgressLine).update(fraction, label or ("no progress reported" if attempt else ""))
 
-    def _fill_attempts(self, now: datetime, stderr_tail: list[str]) -> None:
+    def _fill_attempts(self, now: datetime, stderr_tail: list[str], number: int | None) -> None:
         rows = {str(attempt.number): attempt_row(attempt, now) for attempt in self.attempts}
         sync_rows(self.query_one("#attempts-table", DataTable), rows)
-        failed = [attempt for attempt in self.attempts if attempt.status not in ("succeeded", "starting", "running")]
-        tail = self.query_one("#stderr-tail", Static)
-        if failed and stderr_tail:
-            lines = [f"last stderr lines of attempt {failed[-1].number} ({attempt_outcome(failed[-1])}):"]
-            update_static(tail, "\n".join(lines + [f"  {line}" for line in stderr_tail]))
-        else:
-            update_static(tail, "")
+        attempt = next((item for item in self.attempts if item.number == number), None)
+        if attempt is None:
+            update_static(self.query_one("#stderr-tail", Static), "")
+            return
+        lines = [f"last stderr lines of attempt {attempt.number} ({attempt_outcome(attempt)}):"]
+        lines += [f"  {line}" for line in stderr_tail] or ["  (no stderr)"]
+        update_static(self.query_one("#stderr-tail", Static), "\n".join(lines))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Moving the Attempts cursor onto an attempt that ended badly shows that attempt's stderr tail."""
+        if event.data_table.id != "attempts-table" or not event.data_table.has_focus:
+            return
+        number = int(event.row_key.value or 0)
+        attempt = next((item for item in self.attempts if item.number == number), None)
+        if attempt is not None and attempt.status not in NOT_FAILED and number != self.tail_attempt:
+            self.tail_attempt = number
+            self._load()
 
     def _fill_events(self, events: list) -> None:
         seen = (len(events), events[-1].id if events else 0)
@@ -206,6 +221,18 @@ class RunDetailScreen(RunVerbs, SluiceScreen):
         self.query_one(TabbedContent).active = tab
         if tab == "log":
             self.log_view.focus()
+        elif tab == "attempts":
+            self._focus_attempts()
+
+    def _focus_attempts(self) -> None:
+        """Focus the attempts table with its cursor on the attempt whose stderr tail is shown."""
+        table = self.query_one("#attempts-table", DataTable)
+        failed = [attempt.number for attempt in self.attempts if attempt.status not in NOT_FAILED]
+        shown = self.tail_attempt if self.tail_attempt in failed else (failed[-1] if failed else None)
+        numbers = [attempt.number for attempt in self.attempts]
+        if shown in numbers and table.row_count == len(numbers):
+            table.move_cursor(row=numbers.index(shown))
+        table.focus()
 
     def action_stream(self) -> None:
         self.stream = "stderr" if self.stream == "stdout" else "stdout"

@@ -9,22 +9,33 @@ from scheduler.models import Run
 
 from ..format import short_time, status_style
 
-# (title, width); WHY takes what is left.
+# (title, width) at 80 columns; WHY takes what is left.
 FIXED_COLUMNS = (("ID", 7), ("JOB", 12), ("PARTITION", 10), ("STATUS", 10), ("NODE", 8), ("#", 2),
                  ("CREATED", 12))
-WIDE_EXTRA = {"ID": 2, "JOB": 10, "PARTITION": 4, "NODE": 4}
+#: How far each column may grow past its width on a wide terminal, in the order the room is handed out.
+GROWTH = (("JOB", 18), ("PARTITION", 6), ("NODE", 6), ("ID", 2))
 MIN_WHY = 16
+#: WHY keeps this much before the other columns grow; past it, half of the spare room goes to them.
+WHY_COMFORT = 30
 
 
 def _widths(width: int) -> list[tuple[str, int]]:
-    columns = [(title, size + (WIDE_EXTRA.get(title, 0) if width >= 140 else 0)) for title, size in FIXED_COLUMNS]
-    used = 2 + sum(size + 1 for _, size in columns)
+    columns = dict(FIXED_COLUMNS)
     for dropped in ("CREATED", "#"):
-        if width - used >= MIN_WHY:
+        if width - _used(columns) >= MIN_WHY:
             break
-        columns = [(title, size) for title, size in columns if title != dropped]
-        used = 2 + sum(size + 1 for _, size in columns)
-    return [*columns, ("WHY", max(MIN_WHY, width - used))]
+        del columns[dropped]
+    give = max(0, width - _used(columns) - WHY_COMFORT) // 2
+    for title, most in GROWTH:
+        grown = min(most, give)
+        columns[title] += grown
+        give -= grown
+    return [*columns.items(), ("WHY", max(MIN_WHY, width - _used(columns)))]
+
+
+def _used(columns: dict[str, int]) -> int:
+    """Cells taken by the tag mark and `columns` with their separators."""
+    return 2 + sum(size + 1 for size in columns.values())
 
 
 def _cell(text: str, size: int) -> str:
