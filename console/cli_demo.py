@@ -122,7 +122,8 @@ async def _headless(root: Path) -> int:
     finally:
         await world.close()
     print("\ndemo complete: every run ended as expected" if ok else "\ndemo: some runs did not end as expected")
-    print(f"explore it: sluice runs --home {world.home.root}   sluice show RUN --home {world.home.root}")
+    sluice = "sluice" if shutil.which("sluice") else sys.argv[0]  # from ./dev.sh it is .venv/bin/sluice
+    print(f"explore it: {sluice} runs --home {world.home.root}   {sluice} console --home {world.home.root}")
     return 0 if ok else 1
 
 
