@@ -21,7 +21,7 @@ from .home import Home
 from .jobspec import attempt_dir, job_script
 from .lock import SchedulerLock
 from .logstore import LogStore
-from .models import Attempt, from_iso, to_iso
+from .models import Attempt, Run, from_iso, to_iso
 from .monitor import ProbeOutcome, record_output, store_output
 from .outcomes import AttemptEnd, classify_exit, decide
 from .planner import plan_dispatch
@@ -250,8 +250,10 @@ class Scheduler:
             run = await q.get_run(conn, attempt.run_id)  # type: ignore[arg-type]
             assert run is not None
             code = int(run.definition.get("checkpoint_exit_code", 85))
-            checkpointed = any(True for _ in outcome.checkpoints) or await self._checkpointed(conn, attempt)
-            await self._end_attempt(conn, attempt, classify_exit(attempt, outcome.report, code, checkpointed), now)
+            checkpointed = bool(outcome.checkpoints) or await q.attempt_has_checkpoint(  # type: ignore[arg-type]
+                conn, attempt.run_id, attempt.number)
+            await self._end_attempt(conn, attempt, classify_exit(attempt, outcome.report, code, checkpointed), now,
+                                    run)
         elif state == "vanished":
             await self._end_attempt(conn, attempt, AttemptEnd(
                 AttemptStatus.LOST, EndReason.NODE_LOST, None,
@@ -271,11 +273,8 @@ class Scheduler:
             count += 1
         return count
 
-    async def _checkpointed(self, conn: object, attempt: Attempt) -> bool:
-        checkpoints = await q.checkpoints_for_run(conn, attempt.run_id)  # type: ignore[arg-type]
-        return any(checkpoint.attempt == attempt.number for checkpoint in checkpoints)
-
-    async def _end_attempt(self, conn: object, attempt: Attempt, end: AttemptEnd, now: datetime) -> None:
+    async def _end_attempt(self, conn: object, attempt: Attempt, end: AttemptEnd, now: datetime,
+                           run: Run | None = None) -> None:
         """Close the attempt and move its run on, in the caller's transaction."""
         at = to_iso(now)
         await q.update_attempt(conn, attempt.id, status=end.status.value, reason=end.reason.value,  # type: ignore[arg-type]
@@ -283,7 +282,7 @@ class Scheduler:
         self.active.pop(attempt.id, None)
         self._hard_killed.discard(attempt.id)
         self._maybe_sent.discard(attempt.id)
-        run = await q.get_run(conn, attempt.run_id)  # type: ignore[arg-type]
+        run = run or await q.get_run(conn, attempt.run_id)  # type: ignore[arg-type]
         assert run is not None
         if run.status != RunStatus.RUNNING or run.attempt != attempt.number:
             return

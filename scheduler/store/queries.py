@@ -478,6 +478,12 @@ async def insert_checkpoint(
     )
 
 
+async def attempt_has_checkpoint(conn: aiosqlite.Connection, run_id: int, attempt: int) -> bool:
+    row = await _one(conn, "SELECT EXISTS (SELECT 1 FROM checkpoints WHERE run_id = ? AND attempt = ?)",
+                     (run_id, attempt))
+    return bool(row[0])
+
+
 async def max_checkpoint_id(conn: aiosqlite.Connection, run_id: int) -> int:
     row = await _one(conn, "SELECT coalesce(max(id), 0) FROM checkpoints WHERE run_id = ?", (run_id,))
     return int(row[0])
