@@ -37,3 +37,10 @@ class StoreTooNew(SluiceError):
 
 class StoreUnreadable(SluiceError):
     """The store file is not an SQLite database Sluice can use."""
+
+
+class StoreBusy(SluiceError):
+    """Another connection held the store's lock for longer than the busy timeout; trying again later is safe."""
+
+    #: EX_TEMPFAIL from sysexits.h: scripts may retry on it.
+    exit_code = 75

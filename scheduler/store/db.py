@@ -1,4 +1,7 @@
-"""The SQLite connection: WAL, busy timeout, forward-only migrations tracked with PRAGMA user_version."""
+"""The SQLite connection: WAL, busy timeout, forward-only migrations tracked with PRAGMA user_version.
+
+A busy store (another connection holding the write lock) is waited for up to the busy timeout and then raised as
+StoreBusy, naming the processes that have the store open; it is never mistaken for an unusable file."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -14,9 +18,49 @@ from typing import Any
 
 import aiosqlite
 
-from ..errors import StoreTooNew, StoreUnreadable
+from ..errors import StoreBusy, StoreTooNew, StoreUnreadable
 
-BUSY_TIMEOUT_MS = 30_000
+#: Seconds a statement waits for another connection's lock; SLUICE_BUSY_TIMEOUT overrides it.
+BUSY_TIMEOUT = 30.0
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+
+
+def default_busy_timeout() -> float:
+    value = os.environ.get("SLUICE_BUSY_TIMEOUT")
+    try:
+        return max(0.0, float(value)) if value else BUSY_TIMEOUT
+    except ValueError:
+        return BUSY_TIMEOUT
+
+
+def is_busy(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" family, which waiting can cure."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (_SQLITE_BUSY, _SQLITE_LOCKED))
+
+
+def store_holders(path: Path) -> list[str]:
+    """"pid N (command)" for every process with the store or its WAL open, read from /proc (Linux only)."""
+    targets = {str(path.resolve()) + suffix for suffix in ("", "-wal")}
+    holders = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if not any(os.readlink(fd) in targets for fd in (proc / "fd").iterdir()):
+                continue
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue  # gone, or not ours to read
+        pid = int(proc.name)
+        who = "this process" if pid == os.getpid() else f"pid {pid}"
+        holders.append(f"{who} ({command[:80]})" if command else who)
+    return sorted(holders)
+
+
+def busy_error(path: Path, timeout: float) -> StoreBusy:
+    holders = store_holders(path)
+    held = "; open in " + ", ".join(holders) if holders else ""
+    return StoreBusy(f"{path}: the store is busy: another connection held its lock for more than {timeout:g}s"
+                     f"{held}. Nothing was changed; try again (SLUICE_BUSY_TIMEOUT sets the wait)")
 
 
 def migration_scripts() -> list[tuple[int, str]]:
@@ -37,25 +81,30 @@ def latest_version() -> int:
 class Database:
     """One aiosqlite connection with explicit transactions. Writers use BEGIN IMMEDIATE to avoid upgrade deadlocks."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+    def __init__(self, conn: aiosqlite.Connection, path: Path, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.conn = conn
         self.path = path
+        self.busy_timeout = busy_timeout
         self._write_lock = asyncio.Lock()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction: committed on exit, rolled back on error. Serialised within this process."""
+        """A write transaction: committed on exit, rolled back on any error, COMMIT's own included.
+
+        Serialised within this process; a lock held elsewhere past the busy timeout raises StoreBusy."""
         async with self._write_lock:
             try:
                 await self.conn.execute("BEGIN IMMEDIATE")
                 yield self.conn
-            except BaseException:
-                await asyncio.shield(self._rollback())
-                raise
-            else:
                 # aiosqlite runs statements in order on its thread: even if our caller is cancelled here,
-                # the COMMIT still runs before the next transaction's BEGIN.
+                # the COMMIT still runs before the next transaction's BEGIN (and the ROLLBACK below is a no-op).
                 await asyncio.shield(self.conn.execute("COMMIT"))
+            except BaseException as exc:
+                # A failed COMMIT leaves SQLite inside the transaction: end it, or every later BEGIN fails.
+                await asyncio.shield(self._rollback())
+                if is_busy(exc):
+                    raise busy_error(self.path, self.busy_timeout) from exc
+                raise
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -64,6 +113,10 @@ class Database:
             try:
                 await self.conn.execute("BEGIN")
                 yield self.conn
+            except sqlite3.OperationalError as exc:
+                if is_busy(exc):
+                    raise busy_error(self.path, self.busy_timeout) from exc
+                raise
             finally:
                 await asyncio.shield(self._rollback())
 
@@ -150,22 +203,21 @@ def _split_statements(sql: str) -> list[str]:
     return statements
 
 
-async def open_database(path: Path) -> Database:
-    """Open (creating private if new) and migrate the store."""
+async def open_database(path: Path, busy_timeout: float | None = None) -> Database:
+    """Open (creating private if new) and migrate the store, waiting for a busy one up to the busy timeout."""
+    timeout = default_busy_timeout() if busy_timeout is None else busy_timeout
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not path.exists():
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     conn = await aiosqlite.connect(str(path), isolation_level=None)
     try:
         conn.row_factory = sqlite3.Row
-        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        await _refuse_newer(conn, path)  # before any PRAGMA that writes: a refused store stays untouched
-        await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA synchronous = FULL")
-        await conn.execute("PRAGMA foreign_keys = ON")
-        await _migrate(conn, path)
+        await conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        await _set_up(conn, path, timeout)
     except sqlite3.DatabaseError as exc:
         await conn.close()
+        if is_busy(exc):
+            raise busy_error(path, timeout) from None
         raise StoreUnreadable(f"{path}: not a usable Sluice store ({exc}); move it aside or use another --home") \
             from None
     except BaseException:
@@ -175,4 +227,27 @@ async def open_database(path: Path) -> Database:
         side = Path(str(path) + suffix)
         if side.exists():
             os.chmod(side, 0o600)
-    return Database(conn, path)
+    return Database(conn, path, timeout)
+
+
+async def _set_up(conn: aiosqlite.Connection, path: Path, timeout: float) -> None:
+    """Journal mode, pragmas and migrations; retried while the store is busy, since SQLite's busy handler does
+    not cover switching a new store into WAL mode (that returns "database is locked" at once)."""
+    deadline = time.monotonic() + timeout
+    pause = 0.01
+    while True:
+        try:
+            await _refuse_newer(conn, path)  # before any PRAGMA that writes: a refused store stays untouched
+            async with conn.execute("PRAGMA journal_mode") as cursor:
+                row = await cursor.fetchone()
+            if row is None or str(row[0]).lower() != "wal":
+                await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = FULL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            await _migrate(conn, path)
+            return
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or time.monotonic() + pause > deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.25)

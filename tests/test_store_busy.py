@@ -1,0 +1,128 @@
+"""A busy store is waited for, then reported as busy with its holder; a failed COMMIT never wedges the connection."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from harness import SluiceHome
+
+from scheduler.errors import StoreBusy, StoreUnreadable
+from scheduler.store import open_database
+
+
+def _hold_lock(path: Path, seconds: float, started: threading.Event, read: bool = False) -> threading.Thread:
+    """Another connection holds a lock on a store for `seconds` (a real SQLite lock, in a thread): the write
+    lock, or with `read` a read transaction's shared lock."""
+    def hold() -> None:
+        conn = sqlite3.connect(str(path), isolation_level=None)
+        if read:
+            conn.execute("BEGIN")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        else:
+            conn.execute("BEGIN EXCLUSIVE")
+        started.set()
+        threading.Event().wait(seconds)
+        conn.execute("ROLLBACK")
+        conn.close()
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    assert started.wait(10)
+    return thread
+
+
+async def test_opening_a_fresh_store_waits_for_a_connection_holding_its_lock(tmp_path: Path) -> None:
+    # A brand-new store is still in rollback-journal mode: switching it to WAL needs the lock another
+    # opener (a CLI started beside the scheduler) may hold. SQLite does not wait there by itself.
+    path = tmp_path / "sluice.db"
+    sqlite3.connect(str(path)).close()
+    holder = _hold_lock(path, 0.5, threading.Event(), read=True)
+    db = await open_database(path)
+    try:
+        row = await db.fetchone("PRAGMA journal_mode")
+        assert row is not None and row[0] == "wal"
+    finally:
+        await db.close()
+        holder.join()
+
+
+async def test_concurrent_first_opens_of_one_store_all_succeed(tmp_path: Path) -> None:
+    for round_number in range(100):
+        path = tmp_path / f"store-{round_number}.db"
+        opened = await asyncio.gather(*[open_database(path) for _ in range(4)], return_exceptions=True)
+        errors = [result for result in opened if isinstance(result, BaseException)]
+        for result in opened:
+            if not isinstance(result, BaseException):
+                await result.close()
+        assert errors == []
+
+
+async def test_a_store_locked_past_the_timeout_is_reported_busy_with_its_holder(tmp_path: Path) -> None:
+    path = tmp_path / "sluice.db"
+    await (await open_database(path)).close()  # create and migrate it first
+    db = await open_database(path, busy_timeout=0.3)
+    holder = _hold_lock(path, 2.0, threading.Event())
+    try:
+        with pytest.raises(StoreBusy) as caught:
+            async with db.write() as conn:
+                await conn.execute("INSERT INTO meta (key, value) VALUES ('x', 'y')")
+        message = str(caught.value)
+        assert "busy" in message and str(path) in message
+        assert "this process" in message or "pid" in message
+        assert not isinstance(caught.value, StoreUnreadable)
+        # The connection is usable again once the holder is gone.
+        holder.join()
+        async with db.write() as conn:
+            await conn.execute("INSERT INTO meta (key, value) VALUES ('x', 'y')")
+    finally:
+        holder.join()
+        await db.close()
+
+
+async def test_a_failed_commit_rolls_back_and_the_next_transaction_works(tmp_path: Path) -> None:
+    db = await open_database(tmp_path / "sluice.db")
+    try:
+        # A deferred foreign key violation makes COMMIT itself fail: the real failure mode, no mock.
+        with pytest.raises(sqlite3.IntegrityError):
+            async with db.write() as conn:
+                await conn.execute("PRAGMA defer_foreign_keys = ON")
+                await conn.execute("INSERT INTO checkpoints (run_id, attempt, at, value, offset) "
+                                   "VALUES (999, 1, '2026-01-01T00:00:00+00:00', 'x', 0)")
+        async with db.write() as conn:
+            await conn.execute("INSERT INTO meta (key, value) VALUES ('after', 'commit failure')")
+        row = await db.fetchone("SELECT value FROM meta WHERE key = 'after'")
+        assert row is not None and row[0] == "commit failure"
+        assert await db.fetchone("SELECT * FROM checkpoints") is None
+    finally:
+        await db.close()
+
+
+async def test_the_cli_waits_for_a_busy_store_instead_of_failing(tmp_path: Path) -> None:
+    home = SluiceHome(tmp_path, "")
+    home.add_job("hello", 'command = "echo hi"\n')
+    await home.cli_json("runs")  # creates the store
+    holder = _hold_lock(home.home.db_path, 1.0, threading.Event())
+    result = await home.cli("submit", "hello", "--json")
+    holder.join()
+    assert result.code == 0, result.stderr
+    assert "run_id" in result.json()
+
+
+async def test_the_cli_reports_a_store_busy_past_its_timeout_without_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = SluiceHome(tmp_path, "")
+    home.add_job("hello", 'command = "echo hi"\n')
+    await home.cli_json("runs")
+    monkeypatch.setenv("SLUICE_BUSY_TIMEOUT", "0.3")
+    holder = _hold_lock(home.home.db_path, 3.0, threading.Event())
+    result = await home.cli("submit", "hello")
+    holder.join()
+    assert result.code == StoreBusy.exit_code, result.stderr
+    assert "is busy" in result.stderr and "Traceback" not in result.stderr
+    assert "move it aside" not in result.stderr
+    runs = await home.cli_json("runs")
+    assert runs == [] or runs.get("runs") == []  # nothing was submitted
