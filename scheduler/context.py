@@ -9,6 +9,7 @@ import aiosqlite
 from .config import NodeConfig
 from .gating import DispatchContext, NodeSlots
 from .models import Run
+from .states import RunStatus
 from .store import queries as q
 
 #: (node name) -> (usable, why not); the scheduler asks its live connections, the console asks the store.
@@ -35,20 +36,25 @@ async def load_context(conn: aiosqlite.Connection, nodes: Sequence[NodeConfig], 
         running_by_backfill=await q.running_counts_by_backfill(conn),
         started_by_backfill=await q.backfill_started_counts(conn, list(backfills)),
         nodes=slots,
+        queue_order=[row["name"] for row in queue_rows],
     )
 
 
+#: How a wait reason words the state of the upstream partition's newest run (None: there is none).
+_UPSTREAM_STATE = {None: "has no run yet", RunStatus.FAILED: "FAILED", RunStatus.CANCELLED: "was cancelled",
+                   RunStatus.TIMED_OUT: "TIMED OUT"}
+
+
 async def fill_upstream_blocks(conn: aiosqlite.Connection, context: DispatchContext, runs: Sequence[Run]) -> None:
-    """For runs with `after`, record which upstream partition is not done yet and in what state."""
-    for run in runs:
-        for upstream in run.definition.get("after", []):
-            status = await q.upstream_status(conn, upstream, run.partition)
-            if status != "succeeded":
-                where = f" partition {run.partition}" if run.partition else ""
-                state = {None: "has no run yet", "failed": "FAILED", "cancelled": "was cancelled",
-                         "timed_out": "TIMED OUT"}.get(status, f"is {status}")
-                context.upstream_blocks[run.id] = f"waiting for upstream {upstream}{where}, which {state}"
-                break
+    """For runs with `after`, record the first upstream partition not done yet and its state (batched queries)."""
+    partitions = {run.id: run.partition for run in runs if run.definition.get("after")}
+    for run_id, upstream, status in await q.upstream_statuses(conn, list(partitions)):
+        if status == RunStatus.SUCCEEDED or run_id in context.upstream_blocks:
+            continue
+        partition = partitions[run_id]
+        where = f" partition {partition}" if partition else ""
+        state = _UPSTREAM_STATE.get(status, f"is {status}")
+        context.upstream_blocks[run_id] = f"waiting for upstream {upstream}{where}, which {state}"
 
 
 def store_health(states: dict[str, tuple[str, str | None]]) -> HealthCheck:

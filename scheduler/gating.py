@@ -31,22 +31,31 @@ class DispatchContext:
     running_by_backfill: dict[int, int]
     started_by_backfill: dict[int, int]
     nodes: list[NodeSlots]
+    #: Queue names in dispatch order: queue priority, then name.
+    queue_order: list[str] = field(default_factory=list)
     #: run id -> why it waits on an upstream job, filled by the caller for runs with `after`.
     upstream_blocks: dict[int, str] = field(default_factory=dict)
 
     def blocker(self, run: Run) -> str | None:
         """Plain-words reason a queued run cannot start now, or None."""
-        if self.queue_paused.get(run.queue):
-            return f"queue {run.queue} is paused"
-        limit = self.queue_max_running.get(run.queue)
-        if limit is not None and self.running_by_queue.get(run.queue, 0) >= limit:
-            return f"queue {run.queue} is at its limit of {limit} running"
+        reason = self.queue_blocker(run.queue)
+        if reason:
+            return reason
         if run.backfill_id is not None:
             reason = self._backfill_blocker(run)
             if reason:
                 return reason
         if run.id in self.upstream_blocks:
             return self.upstream_blocks[run.id]
+        return None
+
+    def queue_blocker(self, queue: str) -> str | None:
+        """Why no run of the queue may start now (paused, at its limit), or None."""
+        if self.queue_paused.get(queue):
+            return f"queue {queue} is paused"
+        limit = self.queue_max_running.get(queue)
+        if limit is not None and self.running_by_queue.get(queue, 0) >= limit:
+            return f"queue {queue} is at its limit of {limit} running"
         return None
 
     def _backfill_blocker(self, run: Run) -> str | None:
@@ -96,6 +105,10 @@ class DispatchContext:
         """Backfills whose canary is used up: their not-yet-started runs wait for the operator."""
         return [b.id for b in self.backfills.values() if b.canary and not b.canary_released
                 and self.started_by_backfill.get(b.id, 0) >= b.canary]
+
+    def free_node_labels(self) -> list[list[str]]:
+        """The labels of each node with a free slot: a run fits one of them or waits (place() says why)."""
+        return [sorted(node.config.labels) for node in self.nodes if node.free > 0]
 
     def free_slots(self) -> int:
         return sum(node.free for node in self.nodes)

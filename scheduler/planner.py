@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import aiosqlite
+
 from .config import NodeConfig
-from .context import HealthCheck, fill_upstream_blocks, load_context
+from .context import HealthCheck, load_context
+from .gating import DispatchContext
 from .models import Run
 from .store import Database
 from .store import queries as q
 
-#: A pass looks at most this many pages of a queue (runs blocked by `after` or labels are skipped past).
+#: A pass reads at most this many pages of a queue. Every page starts with a run that may start (the SQL leaves
+#: out what the context blocks at that moment), so only runs blocked by the pass's own reservations are skipped.
 PAGES_PER_PASS = 4
 
 
@@ -19,32 +23,39 @@ async def plan_dispatch(db: Database, nodes: Sequence[NodeConfig], health: Healt
     """Queue priority, then run priority, then FIFO; each run to the least-loaded node that fits it."""
     async with db.read() as conn:
         context = await load_context(conn, nodes, health)
-        if context.free_slots() <= 0:
-            return []
-        plan: list[tuple[Run, NodeConfig]] = []
-        queue_names = [row["name"] for row in await q.queues(conn) if not row["paused"]]
         # Pages sized to the free slots: a deep queue costs a few rows per pass, not hundreds.
         page_size = min(scan_limit, context.free_slots() * 4 + 16)
-        for queue in queue_names:
-            scanned, after = 0, None
-            while scanned < scan_limit * PAGES_PER_PASS:
-                page = await q.queued_candidates(conn, queue, page_size, held_backfills=context.held_backfills(),
-                                                 canary_backfills=context.canary_held(), after=after)
-                if not page:
-                    break
-                scanned += len(page)
-                after = (page[-1].priority, page[-1].id)
-                await fill_upstream_blocks(conn, context, [run for run in page if run.definition.get("after")])
-                for run in page:
-                    if context.blocker(run) is not None:
-                        continue
-                    node, _ = context.place(run)
-                    if node is None:
-                        continue
-                    context.reserve(run, node)
-                    plan.append((run, node.config))
-                    if context.free_slots() <= 0:
-                        return plan
-                if len(page) < page_size:
-                    break
+        plan: list[tuple[Run, NodeConfig]] = []
+        for queue in context.queue_order:
+            if context.free_slots() <= 0:
+                break
+            plan += await _plan_queue(conn, context, queue, page_size)
         return plan
+
+
+async def _plan_queue(conn: aiosqlite.Connection, context: DispatchContext, queue: str,
+                      page_size: int) -> list[tuple[Run, NodeConfig]]:
+    """Reserve slots for one queue's runs, in order, until the queue, the free slots or the page budget runs out."""
+    plan: list[tuple[Run, NodeConfig]] = []
+    after = None
+    for _ in range(PAGES_PER_PASS):
+        if context.queue_blocker(queue) is not None or context.free_slots() <= 0:
+            break
+        # Recomputed per page: reservations made so far may have held a backfill or filled a node.
+        page = await q.queued_candidates(conn, queue, page_size, held_backfills=context.held_backfills(),
+                                         canary_backfills=context.canary_held(),
+                                         node_labels=context.free_node_labels(), after=after)
+        for run in page:
+            if context.blocker(run) is not None:
+                continue
+            node, _ = context.place(run)
+            if node is None:
+                continue
+            context.reserve(run, node)
+            plan.append((run, node.config))
+            if context.free_slots() <= 0:
+                return plan
+        if len(page) < page_size:
+            break
+        after = (page[-1].priority, page[-1].id)
+    return plan

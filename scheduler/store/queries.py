@@ -323,16 +323,39 @@ async def status_counts(conn: aiosqlite.Connection) -> dict[str, int]:
     return {row[0]: row[1] for row in rows}
 
 
+#: The newest run of upstream job `upstream.value` for the outer run's partition: its status decides `after`.
+_UPSTREAM_STATUS = (
+    "(SELECT latest.status FROM runs latest WHERE latest.job = upstream.value"
+    " AND latest.partition_key IS runs.partition_key ORDER BY latest.id DESC LIMIT 1)"
+)
+#: True when every job in the run's `after` has a succeeded newest run of its partition (binds: succeeded).
+_UPSTREAM_DONE = (
+    "NOT EXISTS (SELECT 1 FROM json_each(runs.definition, '$.after') upstream"
+    f" WHERE {_UPSTREAM_STATUS} IS NOT ?)"
+)
+#: True when some node of a JSON list of label lists has all the run's labels (binds: that list).
+_PLACEABLE = (
+    "EXISTS (SELECT 1 FROM json_each(?) node WHERE NOT EXISTS ("
+    "SELECT 1 FROM json_each(runs.definition, '$.labels') wanted"
+    " WHERE wanted.value NOT IN (SELECT has.value FROM json_each(node.value) has)))"
+)
+
+
 async def queued_candidates(
     conn: aiosqlite.Connection, queue: str, limit: int, *, held_backfills: Sequence[int] = (),
-    canary_backfills: Sequence[int] = (), after: tuple[int, int] | None = None,
+    canary_backfills: Sequence[int] = (), node_labels: Sequence[Sequence[str]] | None = None,
+    after: tuple[int, int] | None = None,
 ) -> list[Run]:
-    """Queued runs of a queue in dispatch order (priority, then FIFO), keyset-paged from `after`.
+    """Queued runs of a queue that may start now, in dispatch order (priority, then FIFO), keyset-paged from `after`.
 
-    Runs of held backfills (paused, at max-parallel) and unstarted runs of canary-held ones are left out in SQL,
-    so thousands of held partitions never hide a runnable run behind them."""
-    sql = "SELECT * FROM runs WHERE status = 'queued' AND queue = ?"
-    params: list[Any] = [queue]
+    Left out in SQL, so that any number of them never hides a runnable run behind them: runs whose upstream
+    partition has not succeeded, runs of held backfills (paused, at max-parallel), unstarted runs of canary-held
+    ones, and, when `node_labels` is given (the labels of each node with a free slot), runs no such node fits."""
+    sql = f"SELECT * FROM runs WHERE status = ? AND queue = ? AND {_UPSTREAM_DONE}"
+    params: list[Any] = [RunStatus.QUEUED.value, queue, RunStatus.SUCCEEDED.value]
+    if node_labels is not None:
+        sql += f" AND {_PLACEABLE}"
+        params.append(json.dumps([list(labels) for labels in node_labels]))
     if held_backfills:
         sql += f" AND (backfill_id IS NULL OR backfill_id NOT IN ({','.join('?' * len(held_backfills))}))"
         params.extend(held_backfills)
@@ -345,6 +368,23 @@ async def queued_candidates(
         params.extend([after[0], after[0], after[1]])
     rows = await _all(conn, sql + " ORDER BY priority DESC, id LIMIT ?", [*params, limit])
     return [Run.from_row(row) for row in rows]
+
+
+async def upstream_statuses(conn: aiosqlite.Connection, run_ids: Sequence[int]) -> list[tuple[int, str, str | None]]:
+    """(run id, upstream job, status of its newest run of the run's partition or None) per `after` entry, in order.
+
+    One query per 500 runs, however many of them wait."""
+    found: list[tuple[int, str, str | None]] = []
+    for start in range(0, len(run_ids), 500):
+        chunk = list(run_ids[start:start + 500])
+        rows = await _all(
+            conn,
+            f"SELECT runs.id, upstream.value, {_UPSTREAM_STATUS} FROM runs, json_each(runs.definition, '$.after')"
+            f" upstream WHERE runs.id IN ({','.join('?' * len(chunk))}) ORDER BY runs.id, upstream.key",
+            chunk,
+        )
+        found.extend((row[0], row[1], row[2]) for row in rows)
+    return found
 
 
 async def due_retries(conn: aiosqlite.Connection, now: str, limit: int = 1000) -> list[Run]:
@@ -570,29 +610,20 @@ async def set_schedule_last_tick(conn: aiosqlite.Connection, job: str, tick: str
     )
 
 
-async def upstream_succeeded(conn: aiosqlite.Connection, job: str, partition: str | None) -> bool:
-    row = await _one(
-        conn,
-        "SELECT status FROM runs WHERE job = ? AND partition_key IS ? ORDER BY id DESC LIMIT 1",
-        (job, partition),
-    )
-    return bool(row and row[0] == "succeeded")
-
-
-async def upstream_status(conn: aiosqlite.Connection, job: str, partition: str | None) -> str | None:
-    row = await _one(
-        conn, "SELECT status FROM runs WHERE job = ? AND partition_key IS ? ORDER BY id DESC LIMIT 1", (job, partition)
-    )
-    return row[0] if row else None
-
-
 async def used_slots_by_node(conn: aiosqlite.Connection) -> dict[str, int]:
     rows = await _all(conn, "SELECT node, count(*) FROM attempts WHERE status IN ('starting', 'running') GROUP BY node")
     return {row[0]: row[1] for row in rows}
 
 
 async def backfill_started_counts(conn: aiosqlite.Connection, backfill_ids: Sequence[int]) -> dict[int, int]:
-    counts = {}
-    for backfill_id in backfill_ids:
-        counts[backfill_id] = await backfill_started_count(conn, backfill_id)
+    """backfill_started_count for several backfills in one query."""
+    counts = dict.fromkeys(backfill_ids, 0)
+    if backfill_ids:
+        rows = await _all(
+            conn,
+            "SELECT backfill_id, count(*) FROM runs WHERE backfill_id IN (SELECT value FROM json_each(?))"
+            " AND attempt > 0 GROUP BY backfill_id",
+            (json.dumps(list(backfill_ids)),),
+        )
+        counts.update((row[0], row[1]) for row in rows)
     return counts
