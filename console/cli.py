@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import re
 import sys
 from collections.abc import Awaitable, Callable
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.config import NAME_PATTERN
+from scheduler.durations import parse_duration_option
 from scheduler.engine import Engine
 from scheduler.errors import SluiceError, UsageError
 from scheduler.home import Home
@@ -75,30 +75,20 @@ def _priority(text: str) -> int:
     return value
 
 
-def _seconds(text: str) -> float:
+def _duration(text: str) -> float:
+    """A duration option: bare seconds or a job file's form ("30s", "15m"), parsed as job files are."""
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds (0 or more), not {text}")
-    return value
+        return parse_duration_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _interval(text: str) -> float:
-    value = _seconds(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, not {text}")
-    return value
-
-
-def _duration_arg(name: str, text: str) -> float:
-    from scheduler.durations import parse_duration
-
+    """A duration option that must be above 0 (a zero poll interval would spin)."""
     try:
-        return parse_duration(text)
+        return parse_duration_option(text, above_zero=True)
     except ValueError as exc:
-        raise UsageError(f"{name}: {exc}") from None
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _check_new_queue(args: argparse.Namespace) -> None:
@@ -124,10 +114,12 @@ def _add_process_commands(sub: Any) -> None:
     _common(p)
     p = sub.add_parser("scheduler", help="run the scheduler in the foreground")
     _common(p)
-    p.add_argument("--poll-interval", type=_interval, default=0.5, help="seconds between worker polls")
+    p.add_argument("--poll-interval", type=_interval, default=0.5,
+                   help="time between worker polls, e.g. 500ms or 0.5 (seconds; default 0.5)")
     p.add_argument("--node-lost-after", type=_interval, default=60.0,
-                   help="seconds before a silent node's attempts are lost")
-    p.add_argument("--retention", default="1h", help="keep finished attempt folders on workers this long (default 1h)")
+                   help="how long a silent node's attempts wait before they are lost, e.g. 2m or 120 (default 1m)")
+    p.add_argument("--retention", type=_duration, default="1h",
+                   help="keep finished attempt folders on workers this long, e.g. 1h or 3600 (default 1h)")
     p = sub.add_parser("console", help="open the operator console")
     _common(p)
     p.add_argument("--readonly", action="store_true", help="disable every action that changes anything")
@@ -167,7 +159,7 @@ def _add_run_commands(sub: Any) -> None:
     p = sub.add_parser("wait", help="wait for runs to end: exit 0 all succeeded, 1 some did not, 3 timeout")
     _common(p, json_output=True)
     p.add_argument("runs", type=_run_id, nargs="+")
-    p.add_argument("--timeout", type=_seconds)
+    p.add_argument("--timeout", type=_duration, help="give up after this long, e.g. 30s, 10m or 90 (seconds)")
 
     for name, help_text in (("cancel", "cancel runs (running ones are killed: TERM, grace, KILL)"),
                             ("retry", "queue a new attempt of ended runs, from their latest checkpoint")):
@@ -196,8 +188,9 @@ def _add_fleet_commands(sub: Any) -> None:
         p.add_argument("node")
         if name == "drain":
             p.add_argument("--reason")
-            p.add_argument("--deadline", help="after this long (e.g. 10m), preempt runs still on the node: TERM, "
-                                              "grace, KILL; they continue elsewhere from their checkpoint")
+            p.add_argument("--deadline", type=_duration,
+                           help="after this long (e.g. 10m or 600), preempt runs still on the node: TERM, grace, "
+                                "KILL; they continue elsewhere from their checkpoint")
     p = sub.add_parser("queues", help="queues with counts")
     _common(p, json_output=True)
     for name in ("pause", "resume"):
@@ -238,7 +231,7 @@ def dispatch(args: argparse.Namespace) -> int:
         from .cli_scheduler import run_scheduler
 
         return run_scheduler(Home.resolve(args.home, args.jobs), args.poll_interval, args.node_lost_after,
-                             _duration_arg("--retention", args.retention))
+                             args.retention)
     if args.command == "demo":
         from .cli_demo import run_demo
 

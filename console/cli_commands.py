@@ -229,16 +229,7 @@ async def nodes(engine: Engine, args: argparse.Namespace) -> int:
 
 async def drain(engine: Engine, args: argparse.Namespace) -> int:
     draining = args.command == "drain"
-    deadline = getattr(args, "deadline", None)
-    seconds = None
-    if deadline is not None:
-        from scheduler.durations import parse_duration
-
-        try:
-            seconds = parse_duration(deadline)
-        except ValueError as exc:
-            raise UsageError(f"--deadline: {exc}") from None
-    await engine.set_drained(args.node, draining, getattr(args, "reason", None), seconds)
+    await engine.set_drained(args.node, draining, getattr(args, "reason", None), getattr(args, "deadline", None))
     print(f"node {args.node} {'drained: no new runs go there' if draining else 'undrained'}")
     return 0
 

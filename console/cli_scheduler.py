@@ -9,6 +9,7 @@ import signal
 import sys
 
 from scheduler.config import load_jobs, load_nodes
+from scheduler.durations import format_duration
 from scheduler.home import Home
 from scheduler.scheduler import Scheduler, SchedulerSettings
 from scheduler.ssh.executor import SshExecutor
@@ -21,6 +22,8 @@ def run_scheduler(home: Home, poll_interval: float, node_lost_after: float, rete
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     logging.getLogger("asyncssh").setLevel(logging.WARNING)  # it logs every channel at INFO
     print(f"sluice scheduler: home {home.root}, {len(nodes)} nodes, {len(jobs)} jobs; "
+          f"polls every {format_duration(poll_interval)}, nodes lost after {format_duration(node_lost_after)}, "
+          f"attempt folders kept {format_duration(retention)}; "
           "SIGTERM or Ctrl-C stops dispatching (jobs keep running on the workers)", file=sys.stderr)
     if not nodes:
         print(f"sluice scheduler: warning: no nodes in {home.nodes_file}; runs will wait", file=sys.stderr)

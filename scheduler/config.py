@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from .durations import parse_duration
+from .durations import UNIT_FORMS, parse_duration
 from .errors import ConfigError
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
@@ -31,7 +31,7 @@ DEFAULT_MAX_PARTITIONS = 50_000
 def _duration(value: Any) -> float:
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         return parse_duration(value)
-    raise ValueError("expected a duration such as \"30s\", \"15m\", \"1h30m\" or \"2d\"")
+    raise ValueError(f"expected a duration such as {UNIT_FORMS}")
 
 
 def _param_value(value: Any) -> Any:

@@ -7,18 +7,44 @@ import re
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 # re.ASCII: without it \d also matches other scripts' digits ("٥s"), which float() would quietly accept.
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", re.ASCII)
+_BARE_SECONDS = re.compile(r"\d+(?:\.\d+)?", re.ASCII)
 MAX_SECONDS = 366 * 86400.0
+UNIT_FORMS = '"30s", "15m", "1h30m" or "2d"'
 
 
 def parse_duration(text: str | int | float) -> float:
-    """Seconds in `text`; raises ValueError with what is expected."""
+    """Seconds in a job file's duration: a string with units, or a number of seconds; raises ValueError."""
     if isinstance(text, bool) or not isinstance(text, str | int | float):
-        raise ValueError("expected a duration such as \"30s\", \"15m\", \"1h30m\" or \"2d\"")
+        raise ValueError(f"expected a duration such as {UNIT_FORMS}")
     if isinstance(text, int | float):
         # Compared before float(): NaN fails, and an int past a float's range would raise OverflowError.
         if not 0 <= text <= MAX_SECONDS:
             raise ValueError(_out_of_range(text))
         return float(text)
+    seconds = _with_units(text)
+    if seconds is None:
+        raise ValueError(f"{text!r} is not a duration: expected a number with a unit, such as {UNIT_FORMS}")
+    if not 0 <= seconds <= MAX_SECONDS:
+        raise ValueError(_out_of_range(text))
+    return seconds
+
+
+def parse_duration_option(text: str, above_zero: bool = False) -> float:
+    """Seconds in a command-line value: a job file's forms, or bare seconds ("90", "0.5"); raises ValueError."""
+    bare = _BARE_SECONDS.fullmatch(text.strip())
+    seconds = float(bare.group()) if bare else _with_units(text)
+    if seconds is None:
+        raise ValueError(f"{text!r} is not a duration: expected seconds such as \"90\", or a number with a "
+                         f"unit such as {UNIT_FORMS}")
+    if not 0 <= seconds <= MAX_SECONDS:
+        raise ValueError(_out_of_range(text))
+    if above_zero and seconds == 0:
+        raise ValueError(f"{text!r} is too short: expected a duration above 0")
+    return seconds
+
+
+def _with_units(text: str) -> float | None:
+    """Seconds in "1h 30m"-style text, or None if it is not made of number-unit parts."""
     compact = text.strip().replace(" ", "")
     pos, seconds = 0, 0.0
     for match in _PART.finditer(compact):
@@ -26,13 +52,7 @@ def parse_duration(text: str | int | float) -> float:
             break
         seconds += float(match.group(1)) * _UNITS[match.group(2)]
         pos = match.end()
-    if not compact or pos != len(compact):
-        raise ValueError(
-            f"{text!r} is not a duration: expected a number with a unit, such as \"30s\", \"15m\", \"1h30m\" or \"2d\""
-        )
-    if not 0 <= seconds <= MAX_SECONDS:
-        raise ValueError(_out_of_range(text))
-    return seconds
+    return seconds if compact and pos == len(compact) else None
 
 
 def _out_of_range(text: str | int | float) -> str:

@@ -10,7 +10,7 @@ import os
 import pwd
 import re
 import signal
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -163,6 +163,8 @@ class _Node:
     host_key: asyncssh.SSHKey
     port: int = 0
     acceptor: asyncssh.SSHAcceptor | None = None
+    #: argv put before `/bin/sh -c COMMAND`, like an sshd ForceCommand wrapper (e.g. to run in a namespace).
+    wrapper: tuple[str, ...] = ()
     conns: set[asyncssh.SSHServerConnection] = field(default_factory=set)
     children: set[asyncio.subprocess.Process] = field(default_factory=set)
 
@@ -222,8 +224,8 @@ class LocalFleet:
     ) -> None:
         await self.close()
 
-    async def start_node(self, name: str, port: int = 0) -> LocalNodeInfo:
-        """Start (or restart) a node; a restarted node keeps its port and host key."""
+    async def start_node(self, name: str, port: int = 0, wrapper: Sequence[str] | None = None) -> LocalNodeInfo:
+        """Start (or restart) a node; a restarted node keeps its port, host key and wrapper unless given one."""
         if not _NAME.match(name):
             raise ValueError(f"invalid node name {name!r}")
         node = self._nodes.get(name)
@@ -232,6 +234,8 @@ class LocalFleet:
             node = self._nodes[name] = _Node(name, key)
         if port and node.port and port != node.port:
             raise ValueError(f"node {name!r} already uses port {node.port}")
+        if wrapper is not None:
+            node.wrapper = tuple(wrapper)
         if node.acceptor is not None:
             return node.info()
         node.acceptor = await asyncssh.listen(
@@ -348,7 +352,7 @@ class LocalFleet:
         try:
             # Own pipes for stdout/stderr (not PIPE) so we can drop them when the channel dies.
             child = await asyncio.create_subprocess_exec(
-                SHELL, "-c", command, stdin=asyncio.subprocess.PIPE, stdout=out_w, stderr=err_w,
+                *node.wrapper, SHELL, "-c", command, stdin=asyncio.subprocess.PIPE, stdout=out_w, stderr=err_w,
                 cwd=self._home, env=env, start_new_session=True,
             )
         except OSError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,13 +29,13 @@ def _require_sshd() -> None:
 
 
 @pytest.fixture
-def make_openssh_server(tmp_path: Path) -> Iterator[Callable[[str], OpenSSHServer]]:
+def make_openssh_server(tmp_path: Path) -> Iterator[Callable[..., OpenSSHServer]]:
     """Factory for started OpenSSHServers, each in tmp_path/<name>; all are stopped at teardown."""
     _require_sshd()
     servers: list[OpenSSHServer] = []
 
-    def make(name: str = "sshd-node") -> OpenSSHServer:
-        server = OpenSSHServer(tmp_path / name, name)
+    def make(name: str = "sshd-node", extra_config: Iterable[str] = ()) -> OpenSSHServer:
+        server = OpenSSHServer(tmp_path / name, name, extra_config)
         servers.append(server)
         server.start()
         return server
@@ -46,6 +46,6 @@ def make_openssh_server(tmp_path: Path) -> Iterator[Callable[[str], OpenSSHServe
 
 
 @pytest.fixture
-def openssh_server(make_openssh_server: Callable[[str], OpenSSHServer]) -> OpenSSHServer:
+def openssh_server(make_openssh_server: Callable[..., OpenSSHServer]) -> OpenSSHServer:
     """One started OpenSSHServer (skips without sshd unless SLUICE_REQUIRE_SSHD=1)."""
     return make_openssh_server("sshd-node")

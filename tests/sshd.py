@@ -88,9 +88,11 @@ def _alive(pid: int) -> bool:
 class OpenSSHServer:
     """An sshd -D -e child process listening on 127.0.0.1, accepting only our client key for the current user."""
 
-    def __init__(self, directory: Path, name: str = "sshd-node") -> None:
+    def __init__(self, directory: Path, name: str = "sshd-node", extra_config: Iterable[str] = ()) -> None:
         self.directory = Path(directory)
         self.name = name
+        #: More sshd_config lines, e.g. a ForceCommand.
+        self.extra_config = list(extra_config)
         self.host = HOST
         self.port = 0
         self.user = pwd.getpwuid(os.getuid()).pw_name
@@ -233,6 +235,7 @@ class OpenSSHServer:
         if _openssh_version(sshd) >= (9, 8):
             # 9.8+ penalises a source address whose sessions "crash", which is what kill_connections does.
             lines.append("PerSourcePenalties no")
+        lines += self.extra_config
         self.config_path.write_text("\n".join(lines) + "\n")
 
     def _try_start(self, sshd: str) -> str | None:

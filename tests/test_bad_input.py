@@ -7,6 +7,7 @@ import asyncio
 import json
 import math
 import re
+import signal
 import sqlite3
 import sys
 from pathlib import Path
@@ -18,9 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scheduler.config import JobDefinition, load_job_file
-from scheduler.durations import MAX_SECONDS, parse_duration
+from scheduler.durations import MAX_SECONDS, parse_duration, parse_duration_option
 from scheduler.errors import ConfigError, UsageError
 from scheduler.jobspec import partition_of, render_command, resolve_params
+from scheduler.models import from_iso
 
 NODES = '[[node]]\nname = "n1"\nhost = "127.0.0.1"\nport = 2222\n'
 HELLO = 'command = "echo {who}"\n[params]\nwho = "world"\n'
@@ -354,3 +356,80 @@ def test_parse_duration_adds_up_compound_units(hours: int, minutes: int, seconds
     else:
         assert parse_duration(text) == expected
         assert parse_duration(f" {hours}h {minutes}m {seconds}s ") == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=DURATIONS.map(str) | st.text(max_size=20) | st.floats(0, 10**8).map(str))
+def test_a_duration_option_means_what_a_job_file_means_or_bare_seconds(text: str) -> None:
+    try:
+        seconds = parse_duration_option(text)
+    except ValueError as error:
+        assert str(error)
+        return
+    assert 0 <= seconds <= MAX_SECONDS
+    try:
+        assert seconds == parse_duration(text)
+    except ValueError:
+        assert seconds == float(text)
+
+
+# --- duration options --------------------------------------------------------------------------------------
+
+#: Every duration option of the CLI, with the arguments before its value.
+DURATION_OPTIONS = {
+    "--timeout": ["wait", "1", "--timeout"],
+    "--deadline": ["drain", "n1", "--deadline"],
+    "--poll-interval": ["scheduler", "--poll-interval"],
+    "--node-lost-after": ["scheduler", "--node-lost-after"],
+    "--retention": ["scheduler", "--retention"],
+}
+
+
+@pytest.mark.parametrize("option", DURATION_OPTIONS)
+async def test_a_bad_duration_option_is_refused_naming_the_option_and_the_forms(
+    sluice: SluiceHome, option: str
+) -> None:
+    for value in ("5 parsecs", "nan", "-1", ""):
+        await _refused(sluice, [*DURATION_OPTIONS[option], value], option, f"{value!r}", '"15m"', "seconds")
+    await _refused(sluice, [*DURATION_OPTIONS[option], "400d"], option, "out of range", "366 days")
+
+
+async def test_intervals_of_the_scheduler_must_be_above_zero(sluice: SluiceHome) -> None:
+    for option in ("--poll-interval", "--node-lost-after"):
+        await _refused(sluice, ["scheduler", option, "0s"], option, "above 0")
+
+
+async def _scheduler_banner(home: SluiceHome, *args: str) -> str:
+    """Start `sluice scheduler` with args, return the line it starts with, stop it."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "console.cli", "scheduler", "--home", str(home.home.root), *args,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    try:
+        line = (await asyncio.wait_for(process.stderr.readline(), 30)).decode()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        rest = (await asyncio.wait_for(process.stderr.read(), 30)).decode()
+        await process.wait()
+    assert line.startswith("sluice scheduler: home"), line + rest
+    return line
+
+
+async def test_duration_options_take_the_job_file_forms_and_bare_seconds(sluice: SluiceHome) -> None:
+    # Without a scheduler the queued run never ends, so both forms run out (exit 3).
+    for value in ("0.2", "200ms"):
+        assert (await sluice.cli("wait", "1", "--timeout", value)).code == 3, value
+    for value in ("600", "10m"):
+        result = await sluice.cli("drain", "n1", "--deadline", value)
+        assert result.code == 0, result.stderr
+    drains = (await sluice.cli_json("events", "--kind", "drain"))["events"]
+    preempt_in = [(from_iso(e["detail"].split("preempted at ")[1]) - from_iso(e["at"])).total_seconds()
+                  for e in drains]
+    assert [round(seconds) for seconds in preempt_in] == [600, 600]
+    banner = await _scheduler_banner(sluice, "--poll-interval", "250ms", "--node-lost-after", "2m",
+                                     "--retention", "7200")
+    assert "polls every 250ms, nodes lost after 2m, attempt folders kept 2h" in banner, banner
+    banner = await _scheduler_banner(sluice, "--poll-interval", "0.5", "--node-lost-after", "90",
+                                     "--retention", "1h30m")
+    assert "polls every 500ms, nodes lost after 1m30s, attempt folders kept 1h30m" in banner, banner

@@ -6,17 +6,22 @@ from importlib import resources
 
 from ..config import NodeConfig
 from ..executor import Launched, LaunchFailed, LaunchRequest, ProbeReport, ProbeRequest, TargetUnavailable
-from .transport import NodeLink, TransportSettings
+from .transport import ExecResult, NodeLink, TransportSettings
 
 
 def _script(name: str) -> str:
     return (resources.files("scheduler.ssh") / name).read_text(encoding="utf-8")
 
 
-LAUNCH_SCRIPT = _script("launch.sh")
-PROBE_SCRIPT = _script("probe.sh")
-SIGNAL_SCRIPT = _script("signal.sh")
+#: Defines read_pid_start and refuses a worker without /proc; the scripts that watch processes start with it.
+PROC_PRELUDE = _script("proc.sh")
+LAUNCH_SCRIPT = PROC_PRELUDE + _script("launch.sh")
+PROBE_SCRIPT = PROC_PRELUDE + _script("probe.sh")
+SIGNAL_SCRIPT = PROC_PRELUDE + _script("signal.sh")
 REMOVE_SCRIPT = _script("remove.sh")
+#: The exit status of PROC_PRELUDE on a worker without /proc.
+NO_PROC_EXIT = 78
+NO_PROC_REASON = "worker has no /proc: Sluice needs Linux /proc to watch jobs"
 
 
 class SshExecutor:
@@ -32,9 +37,18 @@ class SshExecutor:
             raise TargetUnavailable(target, f"node {target} is not in nodes.toml")
         return link
 
+    async def _watching(self, target: str, script: str, args: list[str], stdin: bytes | None = None,
+                        timeout: float = 60.0) -> ExecResult:
+        """Run a script that starts with PROC_PRELUDE; a worker without /proc is marked refused."""
+        link = self._link(target)
+        result = await link.exec(script, args, stdin=stdin, timeout=timeout)
+        if result.exit_status == NO_PROC_EXIT:
+            raise TargetUnavailable(target, link.refuse(NO_PROC_REASON), refused=True)
+        return result
+
     async def launch(self, target: str, request: LaunchRequest) -> Launched:
-        result = await self._link(target).exec(LAUNCH_SCRIPT, [request.remote_dir, str(len(request.script))],
-                                               stdin=request.script, timeout=40)
+        result = await self._watching(target, LAUNCH_SCRIPT, [request.remote_dir, str(len(request.script))],
+                                      stdin=request.script, timeout=40)
         words = result.stdout.decode(errors="replace").split()
         if result.exit_status != 0 or len(words) < 3 or words[0] not in ("started", "existing"):
             detail = result.stderr.decode(errors="replace").strip() or result.stdout.decode(errors="replace").strip()
@@ -47,14 +61,14 @@ class SshExecutor:
         args = [str(max_bytes)]
         for request in requests:
             args += [request.remote_dir, str(request.stdout_offset), str(request.stderr_offset)]
-        result = await self._link(target).exec(PROBE_SCRIPT, args, timeout=60)
+        result = await self._watching(target, PROBE_SCRIPT, args, timeout=60)
         if result.exit_status != 0:
             raise TargetUnavailable(target, f"probe on {target} failed: {result.stderr.decode(errors='replace')[:300]}")
         return parse_probe_output(result.stdout, requests)
 
     async def signal(self, target: str, remote_dirs: list[str], signal: str) -> None:
         if remote_dirs:
-            await self._link(target).exec(SIGNAL_SCRIPT, [signal, *remote_dirs], timeout=30)
+            await self._watching(target, SIGNAL_SCRIPT, [signal, *remote_dirs], timeout=30)
 
     async def remove(self, target: str, remote_dirs: list[str]) -> None:
         if remote_dirs:
@@ -63,7 +77,9 @@ class SshExecutor:
     async def check(self, target: str) -> None:
         link = self._link(target)
         link.retry_now()
-        await link.exec("true", [], timeout=15)
+        # The prelude alone: the node is up only if it can also watch jobs.
+        await self._watching(target, PROC_PRELUDE, [], timeout=15)
+        link.answered()
 
     def health(self, target: str) -> tuple[str, str | None]:
         link = self.links.get(target)

@@ -32,12 +32,13 @@ command -v setsid >/dev/null 2>&1 || { echo "sluice: setsid is not installed on 
 # The supervisor gets its own session so a dropped SSH channel cannot signal it; the job gets another
 # session of its own so cancel can kill its whole process group while the supervisor lives on to record
 # the exit code. The exit code is written then renamed, so a reader never sees half of it.
-setsid sh -c '
+setsid sh -c "$READ_PID_START"'
   setsid sh ./job.sh </dev/null >>stdout 2>>stderr &
   pid=$!
-  start=$(cut -d" " -f22 /proc/$pid/stat 2>/dev/null || echo 0)
-  sstart=$(cut -d" " -f22 /proc/$$/stat 2>/dev/null || echo 0)
-  echo "$pid $start $$ $sstart" >pid.tmp && mv pid.tmp pid
+  read_pid_start $pid || pid_start=0
+  start=$pid_start
+  read_pid_start $$ || pid_start=0
+  echo "$pid $start $$ $pid_start" >pid.tmp && mv pid.tmp pid
   wait $pid
   echo $? >exit.tmp && mv exit.tmp exit
 ' sluice-supervisor </dev/null >/dev/null 2>&1 &

@@ -16,8 +16,10 @@ while [ $# -ge 3 ]; do
     state=exited code=$(cat "$d/exit")
   elif [ -s "$d/pid" ]; then
     read -r pid start spid sstart <"$d/pid"
-    now=$(cut -d" " -f22 "/proc/$pid/stat" 2>/dev/null || echo gone)
-    snow=$(cut -d" " -f22 "/proc/${spid:-0}/stat" 2>/dev/null || echo gone)
+    read_pid_start "$pid" || pid_start=gone
+    now=$pid_start
+    read_pid_start "${spid:-0}" || pid_start=gone
+    snow=$pid_start
     if [ "$now" = "$start" ]; then
       state=running
     elif [ -f "$d/exit" ]; then

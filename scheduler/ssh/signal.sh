@@ -8,9 +8,9 @@ for d in "$@"; do
   result=gone
   if [ -s "$d/pid" ] && [ ! -f "$d/exit" ]; then
     read -r pid start rest <"$d/pid"
-    now=$(cut -d" " -f22 "/proc/$pid/stat" 2>/dev/null || echo gone)
+    read_pid_start "$pid" || pid_start=gone
     # The start time guards against a recycled pid: never signal someone else's process.
-    if [ "$now" = "$start" ] && kill -"$sig" "-$pid" 2>/dev/null; then result=sent; fi
+    if [ "$pid_start" = "$start" ] && kill -"$sig" "-$pid" 2>/dev/null; then result=sent; fi
   fi
   echo "S $d $result"
 done

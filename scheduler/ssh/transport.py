@@ -152,6 +152,15 @@ class NodeLink:
     def _where(self) -> str:
         return f"node {self.node.name} ({self.node.host}:{self.node.port})"
 
+    def refuse(self, reason: str) -> str:
+        """Mark the node refused for a reason found on it (not by SSH); returns the message recorded."""
+        self.state, self.last_error = "refused", f"{self._where()}: {reason}"
+        return self.last_error
+
+    def answered(self) -> None:
+        """A command ran to completion on the node: it is up, whatever refused it before."""
+        self.state, self.last_error = "up", None
+
     def retry_now(self) -> None:
         """Forget the backoff (an operator asked, or a health check is due)."""
         self._next_try = 0.0
