@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
+from netns import NetnsUnavailable, VethNamespace, netns_missing
 from sshd import OpenSSHServer, sshd_path
 
 from scheduler.localnode import LocalFleet
@@ -21,11 +22,15 @@ async def local_fleet(tmp_path: Path) -> AsyncIterator[LocalFleet]:
         yield fleet
 
 
+def _skip_or_fail(reason: str) -> None:
+    if os.environ.get("SLUICE_REQUIRE_SSHD") == "1":
+        pytest.fail(f"{reason} (SLUICE_REQUIRE_SSHD=1 forbids skipping)")
+    pytest.skip(reason)
+
+
 def _require_sshd() -> None:
     if sshd_path() is None:
-        if os.environ.get("SLUICE_REQUIRE_SSHD") == "1":
-            pytest.fail("no sshd binary: install openssh-server (SLUICE_REQUIRE_SSHD=1 forbids skipping)")
-        pytest.skip("no sshd binary: install openssh-server")
+        _skip_or_fail("no sshd binary: install openssh-server")
 
 
 @pytest.fixture
@@ -49,3 +54,29 @@ def make_openssh_server(tmp_path: Path) -> Iterator[Callable[..., OpenSSHServer]
 def openssh_server(make_openssh_server: Callable[..., OpenSSHServer]) -> OpenSSHServer:
     """One started OpenSSHServer (skips without sshd unless SLUICE_REQUIRE_SSHD=1)."""
     return make_openssh_server("sshd-node")
+
+
+@pytest.fixture
+def veth_namespace() -> Iterator[VethNamespace]:
+    """A network namespace with a veth to the host, removed at teardown (skips without `ip netns` unless CI)."""
+    reason = netns_missing()
+    if reason:
+        _skip_or_fail(reason)
+    namespace = VethNamespace()
+    try:
+        namespace.create()
+    except NetnsUnavailable as exc:
+        _skip_or_fail(str(exc))
+    yield namespace
+    namespace.close()
+
+
+@pytest.fixture
+def netns_openssh_server(veth_namespace: VethNamespace, tmp_path: Path) -> Iterator[OpenSSHServer]:
+    """A started OpenSSHServer inside veth_namespace, listening on the namespace's address."""
+    _require_sshd()
+    server = OpenSSHServer(tmp_path / "sshd-netns", "sshd-netns", host=veth_namespace.address,
+                           prefix=veth_namespace.exec_prefix)
+    server.start()
+    yield server
+    server.stop()

@@ -1,4 +1,6 @@
-"""A real OpenSSH sshd on a loopback port, run as the current user, with its own keys, config and known_hosts."""
+"""A real OpenSSH sshd on a loopback port, run as the current user, with its own keys, config and known_hosts.
+
+It can also run inside a network namespace: give it the namespace's address and an `ip netns exec` prefix."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -38,6 +40,7 @@ def _openssh_version(sshd: str) -> tuple[int, int]:
 
 
 def _free_port() -> int:
+    # Probed on the host's loopback even for a namespaced sshd: a fresh namespace has every port free.
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return sock.getsockname()[1]
@@ -86,14 +89,20 @@ def _alive(pid: int) -> bool:
 
 
 class OpenSSHServer:
-    """An sshd -D -e child process listening on 127.0.0.1, accepting only our client key for the current user."""
+    """An sshd -D -e child process listening on 127.0.0.1, accepting only our client key for the current user.
 
-    def __init__(self, directory: Path, name: str = "sshd-node", extra_config: Iterable[str] = ()) -> None:
+    host and prefix run it elsewhere: prefix is argv put before sshd's (e.g. `ip netns exec NS`, which execs
+    sshd in place, so pid stays sshd's), host the address it listens on there and clients connect to.
+    """
+
+    def __init__(self, directory: Path, name: str = "sshd-node", extra_config: Iterable[str] = (), *,
+                 host: str = HOST, prefix: Sequence[str] = ()) -> None:
         self.directory = Path(directory)
         self.name = name
         #: More sshd_config lines, e.g. a ForceCommand.
         self.extra_config = list(extra_config)
-        self.host = HOST
+        self.host = host
+        self.prefix = list(prefix)
         self.port = 0
         self.user = pwd.getpwuid(os.getuid()).pw_name
         self.client_key_path = self.directory / "client_key"
@@ -139,7 +148,7 @@ class OpenSSHServer:
             # Another process may grab a probed free port before sshd binds it.
             if fixed_port or "Address already in use" not in error:
                 break
-        raise RuntimeError(f"sshd did not start on {HOST}:{self.port}:\n{error}")
+        raise RuntimeError(f"sshd did not start on {self.host}:{self.port}:\n{error}")
 
     def stop(self) -> None:
         """Drop live connections, then terminate the listener and wait for it."""
@@ -210,7 +219,7 @@ class OpenSSHServer:
     def _write_config(self, sshd: str) -> None:
         lines = [
             f"Port {self.port}",
-            f"ListenAddress {HOST}",
+            f"ListenAddress {self.host}",
             f"HostKey {self.host_key_path}",
             f"PidFile {self.pid_path}",
             f"AuthorizedKeysFile {self.authorized_keys_path}",
@@ -244,7 +253,7 @@ class OpenSSHServer:
             self._write_config(sshd)
             self._log = open(self.log_path, "wb")  # noqa: SIM115 - lives as long as sshd
             self._proc = subprocess.Popen(
-                [sshd, "-D", "-e", "-f", str(self.config_path)],
+                [*self.prefix, sshd, "-D", "-e", "-f", str(self.config_path)],
                 stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
@@ -266,7 +275,7 @@ class OpenSSHServer:
             if self._proc.poll() is not None:
                 return f"sshd exited with {self._proc.returncode}:\n{self.log_text()}"
             try:
-                with socket.create_connection((HOST, self.port), timeout=1) as sock:
+                with socket.create_connection((self.host, self.port), timeout=1) as sock:
                     if sock.recv(256).startswith(b"SSH-"):
                         return None
             except OSError:
@@ -287,4 +296,4 @@ class OpenSSHServer:
         algorithm, blob = self.host_key_path.with_suffix(".pub").read_text().split()[:2]
         fd = os.open(self.known_hosts_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
-            fh.write(f"[{HOST}]:{self.port} {algorithm} {blob}\n")
+            fh.write(f"[{self.host}]:{self.port} {algorithm} {blob}\n")

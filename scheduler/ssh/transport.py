@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,11 +35,25 @@ class TransportSettings:
     reconnect_max: float = 15.0
 
 
+class _LinkClient(asyncssh.SSHClient):
+    """Keeps why asyncssh dropped the connection (keepalive, reset): a cut command's result does not say."""
+
+    def __init__(self) -> None:
+        self.lost: Exception | None = None
+        self.on_lost: Callable[[Exception | None], None] | None = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = exc
+        if self.on_lost is not None:
+            self.on_lost(exc)
+
+
 class _Channelled:
     """One connection and the semaphore that caps its open channels."""
 
-    def __init__(self, conn: asyncssh.SSHClientConnection) -> None:
+    def __init__(self, conn: asyncssh.SSHClientConnection, client: _LinkClient) -> None:
         self.conn = conn
+        self.client = client
         self.slots = asyncio.Semaphore(CHANNELS_PER_CONNECTION)
 
 
@@ -64,14 +79,15 @@ class NodeLink:
                 channelled.conn.run(command, input=stdin, encoding=None, check=False), timeout
             )
         except (asyncssh.Error, OSError, TimeoutError) as exc:
-            self._discard(channelled)
-            message = f"{self._where()}: connection lost: {_describe(exc)}"
-            self._mark_down(message)
+            message = self._lose(channelled, exc)
             raise TargetUnavailable(self.node.name, message, sent=True) from exc
         finally:
             channelled.slots.release()
-        status = result.exit_status if result.exit_status is not None else 255
-        return ExecResult(status, _as_bytes(result.stdout), _as_bytes(result.stderr))
+        if result.exit_status is None:
+            # Neither an exit status nor a signal (that is -1): the link dropped under a command that may have
+            # run. That is an unreachable node, never an exit code; its partial output is not trusted.
+            raise TargetUnavailable(self.node.name, self._lose(channelled, None), sent=True)
+        return ExecResult(result.exit_status, _as_bytes(result.stdout), _as_bytes(result.stderr))
 
     async def _acquire(self) -> _Channelled:
         for channelled in self._connections:
@@ -91,8 +107,10 @@ class NodeLink:
             if time.monotonic() < self._next_try:
                 raise TargetUnavailable(self.node.name, self.last_error or f"{self._where()}: reconnecting",
                                         refused=self.state == "refused")
+            client = _LinkClient()
             try:
-                conn = await asyncio.wait_for(asyncssh.connect(**self._options()), self.settings.connect_timeout)
+                conn = await asyncio.wait_for(asyncssh.connect(client_factory=lambda: client, **self._options()),
+                                              self.settings.connect_timeout)
             except asyncssh.HostKeyNotVerifiable as exc:
                 self._fail("refused", self._host_key_message(exc))
                 raise TargetUnavailable(self.node.name, self.last_error or "", refused=True) from exc
@@ -103,7 +121,8 @@ class NodeLink:
             except (asyncssh.Error, OSError, TimeoutError) as exc:
                 self._fail("down", f"{self._where()}: cannot connect: {_describe(exc)}")
                 raise TargetUnavailable(self.node.name, self.last_error or "") from exc
-            channelled = _Channelled(conn)
+            channelled = _Channelled(conn, client)
+            client.on_lost = lambda exc: self._dropped(channelled, exc)
             self._connections.append(channelled)
             self._failures = 0
             self.state, self.last_error = "up", None
@@ -143,6 +162,22 @@ class NodeLink:
     def _mark_down(self, message: str) -> None:
         if not self._connections:
             self.state, self.last_error = "down", message
+
+    def _lose(self, channelled: _Channelled, exc: BaseException | None) -> str:
+        """Drop a connection a command found dead; the message names why asyncssh closed it, if it did."""
+        reason = channelled.client.lost or exc
+        message = f"{self._where()}: connection lost: " + (
+            _describe(reason) if reason is not None else "the command ended without an exit status")
+        self._discard(channelled)
+        self._mark_down(message)
+        return message
+
+    def _dropped(self, channelled: _Channelled, exc: Exception | None) -> None:
+        """asyncssh closed a connection (keepalive unanswered, reset): the node is down now, not at the next call."""
+        if channelled in self._connections:
+            self._connections.remove(channelled)
+            reason = _describe(exc) if exc is not None else "closed by the node"
+            self._mark_down(f"{self._where()}: connection lost: {reason}")
 
     def _discard(self, channelled: _Channelled) -> None:
         if channelled in self._connections:
