@@ -181,7 +181,8 @@ async def scheduler_probe(path: Path) -> dict[str, float]:
     """Run a Scheduler (no nodes) on the store for a few seconds; time its passes; time one dispatch plan."""
     from scheduler.config import NodeConfig
     from scheduler.planner import plan_dispatch
-    from scheduler.scheduler import Scheduler, SchedulerSettings
+    from scheduler.process.loop import Scheduler
+    from scheduler.process.settings import SchedulerSettings
     from scheduler.ssh.executor import SshExecutor
     from scheduler.store import open_database
 

@@ -15,6 +15,7 @@ from scheduler.durations import parse_duration_option
 from scheduler.engine import Engine
 from scheduler.errors import SluiceError, UsageError
 from scheduler.home import Home
+from scheduler.process.settings import DEFAULT_LOST_AFTER
 
 from . import cli_backfill as commands_backfill
 from . import cli_commands as commands
@@ -116,8 +117,10 @@ def _add_process_commands(sub: Any) -> None:
     _common(p)
     p.add_argument("--poll-interval", type=_interval, default=0.5,
                    help="time between worker polls, e.g. 500ms or 0.5 (seconds; default 0.5)")
-    p.add_argument("--node-lost-after", type=_interval, default=60.0,
-                   help="how long a silent node's attempts wait before they are lost, e.g. 2m or 120 (default 1m)")
+    p.add_argument("--node-lost-after", type=_interval, default=DEFAULT_LOST_AFTER,
+                   help="the lease: how long an unreachable node's attempts keep running there before they are "
+                        "dispatched again, unless nodes.toml or the job sets lost_after; e.g. 30m or 1800 "
+                        "(default 10m)")
     p.add_argument("--retention", type=_duration, default="1h",
                    help="keep finished attempt folders on workers this long, e.g. 1h or 3600 (default 1h)")
     p = sub.add_parser("console", help="open the operator console")

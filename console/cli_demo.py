@@ -16,7 +16,8 @@ from scheduler.config import load_nodes
 from scheduler.engine import Engine
 from scheduler.home import Home, private_dir, write_private
 from scheduler.localnode import LocalFleet, node_toml_table
-from scheduler.scheduler import Scheduler, SchedulerSettings
+from scheduler.process.loop import Scheduler
+from scheduler.process.settings import SchedulerSettings
 from scheduler.ssh.executor import SshExecutor
 from scheduler.states import TERMINAL
 

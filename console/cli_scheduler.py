@@ -11,7 +11,8 @@ import sys
 from scheduler.config import load_jobs, load_nodes
 from scheduler.durations import format_duration
 from scheduler.home import Home
-from scheduler.scheduler import Scheduler, SchedulerSettings
+from scheduler.process.loop import Scheduler
+from scheduler.process.settings import SchedulerSettings
 from scheduler.ssh.executor import SshExecutor
 
 

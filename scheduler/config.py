@@ -65,6 +65,8 @@ class NodeConfig(Frozen):
     slots: Int = Field(default=4, ge=1, le=1024)
     labels: list[str] = Field(default_factory=list)
     workdir: str = "~/.sluice"
+    #: How long this node may stay unreachable before its attempts are given up and dispatched again.
+    lost_after: Duration | None = None
 
     @field_validator("host", "workdir")
     @classmethod
@@ -141,6 +143,8 @@ class JobDefinition(Frozen):
     #: The most partitions one backfill of this job may create.
     max_partitions: int = Field(default=DEFAULT_MAX_PARTITIONS, ge=1, le=1_000_000)
     kill_grace: Duration = 30.0
+    #: How long this job's attempt outlives its node's silence before it is dispatched again (overrides the node).
+    lost_after: Duration | None = None
     checkpoint_exit_code: Int = Field(default=85, ge=1, le=255)
 
     @field_validator("params")

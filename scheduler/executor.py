@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from .config import NodeConfig
+
 ProbeState = Literal["starting", "running", "exited", "missing", "vanished"]
 
 
@@ -85,6 +87,10 @@ class Executor(Protocol):
 
     def health(self, target: str) -> tuple[str, str | None]:
         """(state, last error) of the target as last seen: up, down, refused or unknown."""
+        ...
+
+    def add_target(self, config: NodeConfig) -> None:
+        """Manage one more target: a node gone from the configuration that still has attempts to watch."""
         ...
 
     async def close(self) -> None:

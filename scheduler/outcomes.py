@@ -14,6 +14,8 @@ from .states import AttemptStatus, EndReason, RunStatus
 LAUNCH_RETRY_DELAY = 5.0
 #: ...but not forever: after this many in a row the run fails loudly instead of looping.
 MAX_LAUNCH_FAILURES = 3
+#: A job that takes its worker down with it must not walk the whole fleet: node losses in a row are capped too.
+MAX_NODE_LOSSES = 3
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,9 @@ def backoff_delay(run: Run, attempts_used: int, rng: random.Random) -> float:
     return min(cap, delay * rng.uniform(0.75, 1.25))
 
 
-def decide(run: Run, end: AttemptEnd, now: datetime, rng: random.Random, launch_failures: int = 0) -> RunDecision:
-    """The run's next status after its attempt ended as `end`."""
+def decide(run: Run, end: AttemptEnd, now: datetime, rng: random.Random, strikes: int = 0) -> RunDecision:
+    """The run's next status after its attempt ended as `end`; `strikes` counts the same infrastructure
+    ending (launch failed, node lost) in a row, this one included."""
     retry = run.definition.get("retry", {})
     max_attempts = int(retry.get("max_attempts", 1))
     used_after = run.attempts_used + 1
@@ -87,8 +90,13 @@ def decide(run: Run, end: AttemptEnd, now: datetime, rng: random.Random, launch_
     if end.status == AttemptStatus.PREEMPTED:
         return RunDecision(RunStatus.QUEUED, False, None,
                            "preempted by a node drain: continues elsewhere from its latest checkpoint")
-    if end.reason == EndReason.LAUNCH_FAILED and launch_failures >= MAX_LAUNCH_FAILURES:
-        return RunDecision(RunStatus.FAILED, True, None, f"launch failed {launch_failures} times in a row: {end.error}")
+    if end.reason == EndReason.NOT_SENT:
+        return RunDecision(RunStatus.QUEUED, False, None, "the launch never reached the node: queued again")
+    if end.reason == EndReason.LAUNCH_FAILED and strikes >= MAX_LAUNCH_FAILURES:
+        return RunDecision(RunStatus.FAILED, True, None, f"launch failed {strikes} times in a row: {end.error}")
+    if end.reason in (EndReason.NODE_LOST, EndReason.VANISHED) and strikes >= MAX_NODE_LOSSES:
+        return RunDecision(RunStatus.FAILED, True, None,
+                           f"its node was lost {strikes} times in a row (does the job take its worker down?)")
     if end.reason == EndReason.LAUNCH_FAILED:
         at = to_iso(now + timedelta(seconds=LAUNCH_RETRY_DELAY))
         return RunDecision(RunStatus.RETRY_WAIT, False, at, f"launch failed: {end.error}")

@@ -51,6 +51,10 @@ class EndReason(StrEnum):
     CANCELLED = "cancelled"
     NODE_LOST = "node_lost"
     LAUNCH_FAILED = "launch_failed"
+    #: The launch never left the bastion (no connection): the run is queued again without a strike.
+    NOT_SENT = "not_sent"
+    #: The node answered but the job's process was gone without an exit code.
+    VANISHED = "vanished"
     CHECKPOINT_YIELD = "checkpoint_yield"
     PREEMPTED = "preempted"
 

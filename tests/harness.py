@@ -14,7 +14,8 @@ from typing import Any
 from scheduler.config import load_nodes
 from scheduler.engine import Clock, Engine, utcnow
 from scheduler.home import Home, private_dir, write_private
-from scheduler.scheduler import Scheduler, SchedulerSettings
+from scheduler.process.loop import Scheduler
+from scheduler.process.settings import SchedulerSettings
 from scheduler.ssh.executor import SshExecutor
 from scheduler.ssh.transport import TransportSettings
 
@@ -70,11 +71,21 @@ class SluiceHome:
             args += ["-p", param]
         return int((await self.cli_json(*args))["run_id"])
 
-    async def start_scheduler(self, settings: SchedulerSettings = FAST, clock: Clock = utcnow,
-                              **transport: float) -> Scheduler:
+    def make_scheduler(self, settings: SchedulerSettings = FAST, clock: Clock = utcnow,
+                       **transport: float) -> Scheduler:
         nodes = load_nodes(self.home.nodes_file)
         executor = SshExecutor(nodes, TransportSettings(reconnect_max=1.0, **transport))
-        self.scheduler = Scheduler(self.home, executor, nodes, settings=settings, clock=clock)
+        return Scheduler(self.home, executor, nodes, settings=settings, clock=clock)
+
+    async def run_until_idle(self, settings: SchedulerSettings = FAST, clock: Clock = utcnow,
+                             timeout: float = 60) -> None:
+        """Run a scheduler until nothing more can happen now, then stop it (arq's burst mode)."""
+        self.scheduler = self.make_scheduler(settings, clock)
+        await asyncio.wait_for(self.scheduler.run_until_idle(), timeout)
+
+    async def start_scheduler(self, settings: SchedulerSettings = FAST, clock: Clock = utcnow,
+                              **transport: float) -> Scheduler:
+        self.scheduler = self.make_scheduler(settings, clock, **transport)
         self._stop = asyncio.Event()
         self._task = asyncio.ensure_future(self.scheduler.run(self._stop))
         await asyncio.sleep(0.05)

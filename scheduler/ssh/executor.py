@@ -28,8 +28,11 @@ class SshExecutor:
     """One NodeLink per configured node; every call is idempotent on the worker side."""
 
     def __init__(self, nodes: list[NodeConfig], settings: TransportSettings | None = None) -> None:
-        settings = settings or TransportSettings()
-        self.links = {node.name: NodeLink(node, settings) for node in nodes}
+        self.settings = settings or TransportSettings()
+        self.links = {node.name: NodeLink(node, self.settings) for node in nodes}
+
+    def add_target(self, config: NodeConfig) -> None:
+        self.links.setdefault(config.name, NodeLink(config, self.settings))
 
     def _link(self, target: str) -> NodeLink:
         link = self.links.get(target)

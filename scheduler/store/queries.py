@@ -478,9 +478,13 @@ async def active_attempts(conn: aiosqlite.Connection) -> list[Attempt]:
     return [Attempt.from_row(row) for row in rows]
 
 
-async def unfenced_lost_attempts(conn: aiosqlite.Connection) -> list[Attempt]:
-    rows = await _all(conn, "SELECT * FROM attempts WHERE status = 'lost' AND cleaned = 0"
-                            " AND coalesce(kill_reason, '') != 'fenced' ORDER BY id")
+async def unfenced_lost_attempts(conn: aiosqlite.Connection, nodes: Sequence[str]) -> list[Attempt]:
+    """Attempts given up when their node's lease ran out, on these nodes, not yet killed there."""
+    if not nodes:
+        return []
+    rows = await _all(conn, "SELECT * FROM attempts WHERE status = 'lost' AND reason = 'node_lost' AND cleaned = 0"
+                            " AND coalesce(kill_reason, '') != 'fenced'"
+                            f" AND node IN ({','.join('?' * len(nodes))}) ORDER BY id LIMIT 500", list(nodes))
     return [Attempt.from_row(row) for row in rows]
 
 
@@ -488,7 +492,8 @@ async def attempts_to_clean(conn: aiosqlite.Connection, ended_before: str, limit
     rows = await _all(
         conn,
         "SELECT * FROM attempts WHERE cleaned = 0 AND ended_at < ?"
-        " AND (status NOT IN ('starting', 'running', 'lost') OR (status = 'lost' AND kill_reason = 'fenced'))"
+        " AND (status NOT IN ('starting', 'running', 'lost')"
+        " OR (status = 'lost' AND (kill_reason = 'fenced' OR reason != 'node_lost')))"
         " ORDER BY id LIMIT ?",
         (ended_before, limit),
     )
@@ -627,3 +632,28 @@ async def backfill_started_counts(conn: aiosqlite.Connection, backfill_ids: Sequ
         )
         counts.update((row[0], row[1]) for row in rows)
     return counts
+
+
+async def next_retry_at(conn: aiosqlite.Connection) -> str | None:
+    """When the earliest run waiting out its backoff is due, or None when none waits."""
+    row = await _one(conn, "SELECT min(next_attempt_at) FROM runs WHERE status = 'retry_wait'")
+    return row[0] if row else None
+
+
+async def save_node_configs(conn: aiosqlite.Connection, configs: dict[str, str], at: str) -> None:
+    """Record each configured node's settings (JSON) as this scheduler start sees them."""
+    await conn.executemany(
+        "INSERT INTO nodes (name, config, updated_at) VALUES (?, ?, ?)"
+        " ON CONFLICT(name) DO UPDATE SET config = excluded.config",
+        [(name, config, at) for name, config in configs.items()],
+    )
+
+
+async def node_configs(conn: aiosqlite.Connection, names: Sequence[str]) -> dict[str, str | None]:
+    """The settings last recorded for these nodes (None when never recorded)."""
+    if not names:
+        return {}
+    rows = await _all(conn, f"SELECT name, config FROM nodes WHERE name IN ({','.join('?' * len(names))})",
+                      list(names))
+    found = {row[0]: row[1] for row in rows}
+    return {name: found.get(name) for name in names}

@@ -1,0 +1,58 @@
+"""What the loop's helpers (launch tasks, watchers, cleanup tasks) hand to the central loop, one class a fact.
+
+The loop applies an item in a pass and keeps it until that pass committed: an item is never dropped."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from ..executor import Launched, ProbeReport
+from ..models import Attempt
+
+
+@dataclass
+class LaunchDone:
+    """A launch command came back: the attempt started (or was found started), or why not."""
+
+    attempt_id: int
+    launched: Launched | None = None
+    error: Exception | None = None
+
+
+@dataclass
+class ProbeDone:
+    """A probe's reports; `applied` resolves once they are committed, so no byte is fetched twice."""
+
+    node: str
+    reports: list[tuple[Attempt, ProbeReport]]
+    applied: asyncio.Future[None]
+
+
+@dataclass
+class FenceSent:
+    """KILL reached the stale attempts of a node that answers again."""
+
+    node: str
+    attempt_ids: list[int]
+
+
+@dataclass
+class CleanupDone:
+    """Ended attempts' folders were removed from a node (or, for `failed_ids`, could not be: tried again later)."""
+
+    node: str
+    attempt_ids: list[int]
+    failed_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class SignalOrder:
+    """A signal the loop decided to send to attempt folders on one node; `fence_ids` are reported back."""
+
+    signal: str
+    remote_dirs: list[str]
+    fence_ids: list[int] = field(default_factory=list)
+
+
+InboxItem = LaunchDone | ProbeDone | FenceSent | CleanupDone

@@ -1,0 +1,59 @@
+"""What the loop keeps in memory of the store, and what a pass does outside it once it committed.
+
+A pass works on a copy of the memory and swaps it in only after its COMMIT; a failed pass leaves the memory as
+the store still has it (STYLE 13: memory follows commits)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from dataclasses import dataclass, field
+
+from ..models import Attempt
+from .inbox import SignalOrder
+
+
+@dataclass
+class Memory:
+    #: Attempts starting or running, as committed.
+    active: dict[int, Attempt] = field(default_factory=dict)
+    #: Attempts whose launch command is out right now.
+    launching: set[int] = field(default_factory=set)
+    #: Attempts whose launch may have reached the worker: only the worker's answer or the lease ends them.
+    maybe_sent: set[int] = field(default_factory=set)
+    #: run id -> timeout in seconds, for runs with an active attempt.
+    timeouts: dict[int, float] = field(default_factory=dict)
+    #: Attempts that were sent KILL after their grace period.
+    hard_killed: set[int] = field(default_factory=set)
+    #: Stale attempts being fenced, and ended ones being cleaned up: not asked for twice.
+    fencing: set[int] = field(default_factory=set)
+    cleaning: set[int] = field(default_factory=set)
+    #: node -> (state, error) last written to the store, so only changes are written.
+    node_recorded: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    #: node -> loop time it was first seen unreachable in the current outage.
+    down_since: dict[str, float] = field(default_factory=dict)
+    #: attempt id -> loop time before which it is not relaunched again.
+    relaunch_after: dict[int, float] = field(default_factory=dict)
+
+    def copy(self) -> Memory:
+        """A working copy: containers copied, attempts shared (they are frozen)."""
+        return Memory(**{name: copy.copy(value) for name, value in vars(self).items()})
+
+
+@dataclass
+class Effects:
+    """What a pass does outside the store, only once its transaction committed."""
+
+    #: node -> signals to send.
+    signals: dict[str, list[SignalOrder]] = field(default_factory=dict)
+    #: (attempt, job script) to launch.
+    launches: list[tuple[Attempt, bytes]] = field(default_factory=list)
+    #: node -> ended attempts whose folders to remove.
+    cleanups: dict[str, list[Attempt]] = field(default_factory=dict)
+    #: Probe futures to resolve.
+    applied: list[asyncio.Future[None]] = field(default_factory=list)
+    #: True when the pass changed the store: another pass may find more to do.
+    progressed: bool = False
+
+    def signal(self, node: str, order: SignalOrder) -> None:
+        self.signals.setdefault(node, []).append(order)

@@ -1,0 +1,122 @@
+"""The scheduler's memory follows what was committed: a pass whose transaction fails changes nothing in memory
+and its inputs are handled again by a later pass. Faults are real SQLite failures (a trigger that aborts a
+statement), injected into the store file from outside like a full disk or a busy store would be."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from harness import FAST, SluiceHome
+
+from scheduler.localnode import LocalFleet
+
+
+@contextmanager
+def store_fault(db_path: Path, name: str, trigger_sql: str) -> Iterator[None]:
+    """A trigger that makes some statement of the scheduler fail, until the block exits."""
+    conn = sqlite3.connect(str(db_path), isolation_level=None, timeout=30)
+    conn.execute(f"CREATE TRIGGER {name} {trigger_sql}")
+    try:
+        yield
+    finally:
+        conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+        conn.close()
+
+
+def query(db_path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(str(db_path), timeout=30)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+async def wait_until(condition: object, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+def scheduler_errors(db_path: Path, text: str) -> int:
+    rows = query(db_path, "SELECT count(*) FROM events WHERE kind = 'scheduler_error' AND detail LIKE ?",
+                 (f"%{text}%",))
+    return int(rows[0][0])  # type: ignore[call-overload]
+
+
+async def test_a_run_whose_end_failed_to_commit_is_still_watched_and_ends(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    async with LocalFleet(tmp_path / "keys") as fleet:
+        await fleet.start_node("n1")
+        home = SluiceHome(tmp_path, fleet.nodes_toml(slots=2, workdir=str(tmp_path / "workers")))
+        home.add_job("quick", f"command = 'echo start >> {ledger}; echo done'\n")
+        await home.cli_json("runs")  # create the store
+        db_path = home.home.db_path
+        with store_fault(db_path, "no_success",
+                         "BEFORE UPDATE OF status ON runs WHEN NEW.status = 'succeeded' "
+                         "BEGIN SELECT RAISE(ABORT, 'injected: run end refused'); END"):
+            await home.start_scheduler(FAST)
+            try:
+                run_id = await home.submit("quick")
+                await wait_until(lambda: scheduler_errors(db_path, "injected: run end refused") > 0)
+                assert query(db_path, "SELECT status FROM runs WHERE id = ?", (run_id,)) == [("running",)]
+                assert query(db_path, "SELECT status FROM attempts WHERE run_id = ?", (run_id,)) == [("running",)]
+            except BaseException:
+                await home.stop_scheduler()
+                raise
+        try:
+            final = await home.wait_ended(run_id, timeout=30)  # the fault is gone: the end is committed now
+        finally:
+            await home.stop_scheduler()
+    assert final["status"] == "succeeded"
+    assert ledger.read_text().splitlines() == ["start"], "the job started exactly once"
+
+
+async def test_a_launch_result_whose_commit_failed_is_recorded_by_a_later_pass(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    async with LocalFleet(tmp_path / "keys") as fleet:
+        await fleet.start_node("n1")
+        home = SluiceHome(tmp_path, fleet.nodes_toml(slots=2, workdir=str(tmp_path / "workers")))
+        home.add_job("steady", f"command = 'echo start >> {ledger}; sleep 2; echo done'\n")
+        await home.cli_json("runs")
+        db_path = home.home.db_path
+        with store_fault(db_path, "no_started_event",
+                         "BEFORE INSERT ON events WHEN NEW.kind = 'attempt_started' "
+                         "BEGIN SELECT RAISE(ABORT, 'injected: start refused'); END"):
+            await home.start_scheduler(FAST)
+            try:
+                run_id = await home.submit("steady")
+                await wait_until(lambda: scheduler_errors(db_path, "injected: start refused") > 0)
+            except BaseException:
+                await home.stop_scheduler()
+                raise
+        try:
+            final = await home.wait_ended(run_id, timeout=30)
+        finally:
+            await home.stop_scheduler()
+    assert final["status"] == "succeeded"
+    started = query(db_path, "SELECT count(*) FROM events WHERE kind = 'attempt_started' AND run_id = ?", (run_id,))
+    assert started == [(1,)], "the launch's answer was kept and committed once the store took it"
+    assert query(db_path, "SELECT pid IS NOT NULL FROM attempts WHERE run_id = ?", (run_id,)) == [(1,)]
+    assert ledger.read_text().splitlines() == ["start"]
+
+
+async def test_run_until_idle_returns_once_every_run_that_can_end_has_ended(tmp_path: Path) -> None:
+    async with LocalFleet(tmp_path / "keys") as fleet:
+        await fleet.start_node("n1")
+        home = SluiceHome(tmp_path, fleet.nodes_toml(slots=2, workdir=str(tmp_path / "workers")))
+        home.add_job("quick", "command = 'echo hi'\n")
+        home.add_job("held", "command = 'echo held'\nqueue = \"parked\"\n")
+        held = await home.submit("held")
+        assert (await home.cli("pause", "parked")).code == 0
+        quick = [await home.submit("quick") for _ in range(3)]
+        scheduler = home.make_scheduler(FAST)
+        await asyncio.wait_for(scheduler.run_until_idle(), 60)
+        statuses = dict(query(home.home.db_path, "SELECT id, status FROM runs"))
+    assert [statuses[run_id] for run_id in quick] == ["succeeded"] * 3
+    assert statuses[held] == "queued", "a paused queue's run waits; idle does not mean everything ran"
