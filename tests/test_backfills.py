@@ -97,16 +97,16 @@ async def test_dry_run_prints_the_plan_and_creates_nothing(home: SluiceHome) -> 
 
 
 async def test_canary_runs_the_first_partitions_and_holds_the_rest(home: SluiceHome) -> None:
-    await home.start_scheduler()
     created = await home.cli_json("backfill", "daily", "--from", "2026-02-01", "--to", "2026-02-06", "--canary", "2",
                                   "-p", "pause=0")
     backfill_id = str(created["backfill_id"])
-    await asyncio.sleep(2.0)
+    await home.run_until_idle()  # the canary runs; the rest is held, so the scheduler goes idle
     detail = await home.cli_json("backfill-show", backfill_id)
     statuses = [p["status"] for p in detail["partitions"]]
     assert statuses == ["succeeded", "succeeded", "queued", "queued", "queued", "queued"]
     assert all("canary" in p["wait_reason"] for p in detail["partitions"][2:])
     assert (await home.cli("backfill-resume", backfill_id)).code == 0
+    await home.start_scheduler()
     detail = await _wait_backfill(home, created["backfill_id"])
     assert detail["counts"] == {"succeeded": 6}
 
@@ -119,13 +119,15 @@ async def test_pause_holds_new_starts_and_resume_continues(home: SluiceHome) -> 
     await home.wait_for(created["run_ids"][0], {"running"})
     assert (await home.cli("backfill-pause", backfill_id)).code == 0
     await home.wait_ended(created["run_ids"][0])
-    await asyncio.sleep(1.0)
+    await home.stop_scheduler()
+    await home.run_until_idle()  # whatever a running scheduler would do now, it has done
     detail = await home.cli_json("backfill-show", backfill_id)
     assert detail["status"] == "paused"
     assert detail["counts"].get("running", 0) == 0 and detail["counts"]["queued"] >= 4
     assert all(p["wait_reason"] == f"backfill {backfill_id} is paused"
                for p in detail["partitions"] if p["status"] == "queued")
     assert (await home.cli("backfill-resume", backfill_id)).code == 0
+    await home.start_scheduler()
     assert (await _wait_backfill(home, created["backfill_id"]))["counts"] == {"succeeded": 6}
 
 
@@ -154,16 +156,16 @@ param = "day"
 kind = "daily"
 """)
     fixed = home.root / "fixed"
-    await home.start_scheduler()
     created = await home.cli_json("backfill", "picky", "--from", "2026-05-01", "--to", "2026-05-04",
                                   "--max-parallel", "1", "-p", f"fixed={fixed}")
     backfill_id = str(created["backfill_id"])
-    assert (await home.cli("backfill-set", backfill_id, "--max-parallel", "4")).code == 0
+    result = await home.cli("backfill-set", backfill_id, "--max-parallel", "4")  # before it can finish
+    assert result.code == 0, result.stderr
+    await home.start_scheduler()
     detail = await _wait_backfill(home, created["backfill_id"])
     assert detail["max_parallel"] == 4 and detail["counts"] == {"succeeded": 3, "failed": 1}
     fixed.touch()
     assert (await home.cli("backfill-retry-failed", backfill_id)).code == 0
-    await asyncio.sleep(0.5)
     detail = await _wait_backfill(home, created["backfill_id"])
     assert detail["counts"] == {"succeeded": 4}
 

@@ -61,9 +61,7 @@ kind = "hourly"
     await home.start_scheduler(clock=clock)
     await _settle(home, 4)
     await home.stop_scheduler()
-    await home.start_scheduler(clock=clock)  # restart with no new tick due
-    await asyncio.sleep(1.5)
-    await home.stop_scheduler()
+    await home.run_until_idle(clock=clock)  # restart with no new tick due
     runs = (await home.cli_json("runs", "--limit", "100"))["runs"]
     assert len(runs) == 4
     async with await home.engine() as engine:
@@ -114,8 +112,7 @@ async def test_run_whose_upstream_failed_says_why_it_waits(home: SluiceHome) -> 
     home.add_job("transform", 'command = "true"\nafter = ["extract"]\n[partition]\nparam = "day"\nkind = "daily"\n')
     await home.cli_json("backfill", "extract", "--from", "2026-06-01", "--to", "2026-06-01")
     created = await home.cli_json("backfill", "transform", "--from", "2026-06-01", "--to", "2026-06-01")
-    await home.start_scheduler()
-    await asyncio.sleep(1.5)
+    await home.run_until_idle()
     shown = await home.cli_json("show", str(created["run_ids"][0]))
     assert shown["status"] == "queued"
     assert shown["wait_reason"] == "waiting for upstream extract partition 2026-06-01, which FAILED"

@@ -208,7 +208,9 @@ ENDINGS = [
     AttemptEnd(AttemptStatus.LOST, EndReason.NODE_LOST, None, "node n1 did not answer"),
     AttemptEnd(AttemptStatus.YIELDED, EndReason.CHECKPOINT_YIELD, 85),
     AttemptEnd(AttemptStatus.PREEMPTED, EndReason.PREEMPTED, 143, "its node was drained"),
-    AttemptEnd(AttemptStatus.FAILED, EndReason.LAUNCH_FAILED, None, "connection refused"),
+    AttemptEnd(AttemptStatus.FAILED, EndReason.LAUNCH_FAILED, None, "launch script failed"),
+    AttemptEnd(AttemptStatus.FAILED, EndReason.NOT_SENT, None, "connection refused"),
+    AttemptEnd(AttemptStatus.LOST, EndReason.VANISHED, None, "the job's process is gone"),
 ]
 OUTCOMES = st.sampled_from(ENDINGS)
 JOBS = st.fixed_dictionaries({
