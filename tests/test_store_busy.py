@@ -126,3 +126,30 @@ async def test_the_cli_reports_a_store_busy_past_its_timeout_without_a_traceback
     assert "move it aside" not in result.stderr
     runs = await home.cli_json("runs")
     assert runs == [] or runs.get("runs") == []  # nothing was submitted
+
+
+async def test_a_scheduler_outlasts_a_store_locked_past_its_timeout_and_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness import FAST
+
+    from scheduler.localnode import LocalFleet
+
+    monkeypatch.setenv("SLUICE_BUSY_TIMEOUT", "0.3")
+    ledger = tmp_path / "ledger"
+    async with LocalFleet(tmp_path / "keys") as fleet:
+        await fleet.start_node("n1")
+        home = SluiceHome(tmp_path, fleet.nodes_toml(slots=2, workdir=str(tmp_path / "workers")))
+        home.add_job("steady", f"command = 'echo start >> {ledger}; sleep 1; echo done'\n")
+        await home.start_scheduler(FAST)
+        try:
+            run_id = await home.submit("steady")
+            await home.wait_for(run_id, {"running"})
+            holder = _hold_lock(home.home.db_path, 2.5, threading.Event())  # longer than the job
+            await asyncio.to_thread(holder.join)
+            final = await home.wait_ended(run_id, timeout=30)
+        finally:
+            await home.stop_scheduler()
+        busy = (await home.cli_json("events", "--kind", "store_busy"))["events"]
+    assert final["status"] == "succeeded"
+    assert ledger.read_text().splitlines() == ["start"]
+    assert busy and "lost nothing" in busy[0]["detail"]

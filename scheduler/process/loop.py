@@ -22,6 +22,7 @@ import aiosqlite
 
 from ..config import NodeConfig
 from ..engine import Clock, utcnow
+from ..errors import StoreBusy
 from ..executor import Executor, LaunchRequest
 from ..home import Home
 from ..lock import SchedulerLock
@@ -65,6 +66,7 @@ class Scheduler:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._last_cleanup: float | None = None
         self._last_error: str | None = None
+        self._busy_since: datetime | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------------
 
@@ -207,6 +209,8 @@ class Scheduler:
             await asyncio.sleep(1.0)
             return True
         self._last_error = None
+        if self._busy_since is not None:
+            await self._report_busy_over()
         return progressed
 
     async def _report_failure(self, exc: Exception) -> None:
@@ -214,10 +218,24 @@ class Scheduler:
         if message == self._last_error:
             return  # the same fault again: once in the log and the events is enough
         self._last_error = message
+        if isinstance(exc, StoreBusy):
+            # Writing an event now would wait for the same lock: say it once the store answers again.
+            self._busy_since = self._busy_since or self.clock()
+            log.error("%s; the pass's work is kept and retried", exc)
+            return
         log.error("scheduler pass failed (%s); its work is kept and retried", message, exc_info=exc)
         with contextlib.suppress(Exception):
             async with self._db().write() as conn:
                 await q.insert_event(conn, to_iso(self.clock()), "scheduler_error", actor=ACTOR, detail=message)
+
+    async def _report_busy_over(self) -> None:
+        assert self._busy_since is not None
+        seconds = (self.clock() - self._busy_since).total_seconds()
+        self._busy_since = None
+        async with self._db().write() as conn:
+            await q.insert_event(conn, to_iso(self.clock()), "store_busy", actor=ACTOR,
+                                 detail=f"the store was busy (locked by another connection) for about {seconds:.0f}s; "
+                                        "the scheduler waited and lost nothing")
 
     async def _pass(self) -> bool:
         items = list(self.inbox)
