@@ -54,8 +54,11 @@ async def apply_probe(p: PassContext, outcome: ProbeOutcome) -> None:
     if outcome.changed or outcome.progress or outcome.checkpoints:
         await record_output(p.conn, outcome, p.at)
         attempt = replace(attempt, stdout_offset=outcome.stdout_offset, stderr_offset=outcome.stderr_offset,
-                          parsed_offset=outcome.parsed_offset, log_error=outcome.log_error)
+                          parsed_offset=outcome.parsed_offset, log_error=outcome.log_error,
+                          log_stalled_at=outcome.stalled_at)
         p.memory.active[attempt.id] = attempt
+        if outcome.stall_began and not outcome.log_error:
+            p.effects.stalls_ended.append(attempt.id)
         p.effects.progressed = True
     state = outcome.report.state
     if outcome.complete:
