@@ -134,7 +134,8 @@ async def end_attempt(p: PassContext, attempt: Attempt, end: AttemptEnd, run: Ru
     if run.status != RunStatus.RUNNING or run.attempt != attempt.number:
         return
     strikes = await _strikes(p, run.id, end.reason)
-    decision = decide(run, end, p.now, p.rng, strikes)
+    backfill = await q.get_backfill(p.conn, run.backfill_id) if run.backfill_id is not None else None
+    decision = decide(run, end, p.now, p.rng, strikes, backfill is not None and backfill.status == "cancelled")
     fields: dict[str, object] = {"exit_code": end.exit_code, "next_attempt_at": decision.next_attempt_at,
                                  "cancel_requested": None}
     if decision.consumes:
