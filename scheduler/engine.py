@@ -196,23 +196,21 @@ class Engine:
 
     async def retry(self, run_ids: Sequence[int], from_scratch: bool = False) -> list[ActionResult]:
         """Queue a new attempt of ended runs, from their latest checkpoint unless from_scratch."""
-        results = []
         async with self.db.write() as conn:
-            for run_id in run_ids:
-                run = await q.get_run(conn, run_id)
-                if run is None:
-                    results.append(ActionResult(run_id, False, f"run {run_id} does not exist"))
-                    continue
-                if run.status not in TERMINAL:
-                    results.append(ActionResult(run_id, False, f"run {run_id} is {run.status}; only ended runs retry"))
-                    continue
-                floor = await q.max_checkpoint_id(conn, run_id) if from_scratch else run.checkpoint_floor
-                detail = "from scratch" if from_scratch else "from the latest checkpoint, if any"
-                await q.transition_run(conn, run_id, RunStatus.QUEUED, self.now(), kind="retry", actor=self.actor,
-                                       detail=detail, attempts_used=0, checkpoint_floor=floor, ended_at=None,
-                                       exit_code=None, cancel_requested=None)
-                results.append(ActionResult(run_id, True, f"run {run_id} queued for attempt {run.attempt + 1}"))
-        return results
+            return [await self._retry_one(conn, run_id, from_scratch) for run_id in run_ids]
+
+    async def _retry_one(self, conn: Any, run_id: int, from_scratch: bool) -> ActionResult:
+        run = await q.get_run(conn, run_id)
+        if run is None:
+            return ActionResult(run_id, False, f"run {run_id} does not exist")
+        if run.status not in TERMINAL:
+            return ActionResult(run_id, False, f"run {run_id} is {run.status}; only ended runs retry")
+        floor = await q.max_checkpoint_id(conn, run_id) if from_scratch else run.checkpoint_floor
+        detail = "from scratch" if from_scratch else "from the latest checkpoint, if any"
+        await q.transition_run(conn, run_id, RunStatus.QUEUED, self.now(), kind="retry", actor=self.actor,
+                               detail=detail, attempts_used=0, checkpoint_floor=floor, ended_at=None,
+                               exit_code=None, cancel_requested=None)
+        return ActionResult(run_id, True, f"run {run_id} queued for attempt {run.attempt + 1}")
 
     async def set_priority(self, run_id: int, priority: int) -> None:
         async with self.db.write() as conn:
@@ -364,7 +362,7 @@ class Engine:
     async def _backfill_action(self, backfill_id: int, kind: str, detail: str, **fields: Any) -> Backfill:
         async with self.db.write() as conn:
             backfill = await bf.require(conn, backfill_id)
-            if backfill.status in ("cancelled", "done") and kind != "backfill_retry_failed":
+            if backfill.status in ("cancelled", "done"):
                 raise UsageError(f"backfill {backfill_id} is {backfill.status}; it can no longer be changed")
             now = self.now()
             if fields:
@@ -404,11 +402,17 @@ class Engine:
             return [await self._cancel_one(conn, run_id, why, kill) for run_id in targets]
 
     async def retry_failed_backfill(self, backfill_id: int) -> list[ActionResult]:
-        runs = await q.backfill_runs(self.db.conn, backfill_id)
-        failed = [run.id for run in runs if run.status in ("failed", "timed_out", "cancelled")]
-        await self._backfill_action(backfill_id, "backfill_retry_failed", f"{len(failed)} runs retried",
-                                    status="active")
-        return await self.retry(failed)
+        """Queue every ended, unsuccessful partition again and reactivate the backfill: one transaction."""
+        async with self.db.write() as conn:
+            await bf.require(conn, backfill_id)
+            runs = await q.backfill_runs(conn, backfill_id)
+            failed = [run.id for run in runs if run.status in (RunStatus.FAILED, RunStatus.TIMED_OUT,
+                                                                RunStatus.CANCELLED)]
+            now = self.now()
+            await q.update_backfill(conn, backfill_id, now, status="active")
+            await q.insert_event(conn, now, "backfill_retry_failed", actor=self.actor,
+                                 detail=f"backfill {backfill_id}: {len(failed)} runs retried")
+            return [await self._retry_one(conn, run_id, False) for run_id in failed]
 
     # --- logs ---------------------------------------------------------------------------------------------
 

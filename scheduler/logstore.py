@@ -1,14 +1,32 @@
 """The bastion's log store: one file per attempt and stream, appended at the offset the database records.
 
 The database offset is the truth: before appending, a file is cut back to it, so bytes written before a crash
-but never recorded are written again exactly once."""
+but never recorded are written again exactly once.
+
+A file shorter than its recorded offset (someone cleaned HOME/logs) has lost bytes that can never come back:
+the gap is written down in `STREAM.gaps` beside it ("START END" a line), filled (see `gap_filler`) and capture
+goes on, so later bytes land at their own offsets. The gap stays reported by `append` until the offsets past it
+are committed, so a pass that fails after filling still records it, exactly once."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 STREAMS = ("stdout", "stderr")
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Bytes [start, end) of a stream that were lost on the bastion and are filled in."""
+
+    start: int
+    end: int
+
+    @property
+    def missing(self) -> int:
+        return self.end - self.start
 
 
 class LogStore:
@@ -20,15 +38,21 @@ class LogStore:
             raise ValueError(f"unknown stream {stream!r}")
         return self.root / str(run_id) / str(attempt) / stream
 
-    def append(self, run_id: int, attempt: int, stream: str, offset: int, data: bytes) -> None:
-        """Write `data` at `offset`, cutting any unrecorded tail first, and fsync before the offset is committed."""
+    def append(self, run_id: int, attempt: int, stream: str, offset: int, data: bytes) -> Gap | None:
+        """Write `data` at `offset`, cutting any unrecorded tail first, and fsync before the offset is committed.
+
+        Returns the gap that ends at `offset` (found now, or by an earlier try whose offsets never committed)."""
         path = self.path(run_id, attempt, stream)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             size = os.fstat(fd).st_size
             if size < offset:
-                raise OSError(f"{path} holds {size} bytes but the store recorded {offset}: log file was truncated")
+                gap: Gap | None = Gap(size, offset)
+                self._note_gap(path, gap)
+                _fill(fd, size, offset)
+            else:
+                gap = self._gap_ending_at(path, offset)
             if size > offset:
                 os.ftruncate(fd, offset)
             os.lseek(fd, offset, os.SEEK_SET)
@@ -39,6 +63,31 @@ class LogStore:
             os.fsync(fd)
         finally:
             os.close(fd)
+        return gap
+
+    def gaps(self, run_id: int, attempt: int, stream: str) -> list[Gap]:
+        """The stream's recorded gaps, in order."""
+        return _read_gaps(self.path(run_id, attempt, stream))
+
+    @staticmethod
+    def _note_gap(path: Path, gap: Gap) -> None:
+        """Write the gap down (durably, before the filler) over any gaps it swallowed."""
+        kept = [old for old in _read_gaps(path) if old.end <= gap.start]
+        text = "".join(f"{g.start} {g.end}\n" for g in [*kept, gap])
+        tmp = _gaps_path(path).with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, text.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, _gaps_path(path))
+
+    @staticmethod
+    def _gap_ending_at(path: Path, offset: int) -> Gap | None:
+        if not _gaps_path(path).exists():
+            return None
+        return next((gap for gap in _read_gaps(path) if gap.end == offset), None)
 
     def read(self, run_id: int, attempt: int, stream: str, offset: int = 0, size: int = -1) -> bytes:
         path = self.path(run_id, attempt, stream)
@@ -74,3 +123,32 @@ class LogStore:
                 body = data[:-1].split(b"\n")[-lines:]
                 return b"\n".join(body) + b"\n"
             return b"\n".join(data.split(b"\n")[-lines:])
+
+
+def _gaps_path(path: Path) -> Path:
+    return path.with_name(path.name + ".gaps")
+
+
+def _read_gaps(path: Path) -> list[Gap]:
+    try:
+        text = _gaps_path(path).read_text()
+    except FileNotFoundError:
+        return []
+    return [Gap(int(start), int(end)) for start, end in (line.split() for line in text.splitlines() if line)]
+
+
+def _fill(fd: int, start: int, end: int) -> None:
+    """Fill [start, end) with `gap_filler`: extending the file makes the NULs (sparse, so a huge gap costs no disk)."""
+    os.ftruncate(fd, end)
+    filler = gap_filler(end - start)
+    note = filler.lstrip(b"\0")
+    if note:
+        os.pwrite(fd, note, end - len(note))
+
+
+def gap_filler(missing: int) -> bytes:
+    """What stands in for `missing` bytes lost on the bastion: NUL bytes, ending in a note line when it fits."""
+    note = b"\n[sluice: %d bytes of this log were lost on the bastion]\n" % missing
+    if missing < len(note):
+        return b"\0" * missing
+    return b"\0" * (missing - len(note)) + note

@@ -103,6 +103,8 @@ class Attempt:
     progress_at: str | None
     log_error: str | None
     cleaned: bool
+    #: When log capture began failing, while it is stalled.
+    log_stalled_at: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Attempt:

@@ -73,9 +73,22 @@ def backoff_delay(run: Run, attempts_used: int, rng: random.Random) -> float:
     return min(cap, delay * rng.uniform(0.75, 1.25))
 
 
-def decide(run: Run, end: AttemptEnd, now: datetime, rng: random.Random, strikes: int = 0) -> RunDecision:
+def decide(run: Run, end: AttemptEnd, now: datetime, rng: random.Random, strikes: int = 0,
+           backfill_cancelled: bool = False) -> RunDecision:
     """The run's next status after its attempt ended as `end`; `strikes` counts the same infrastructure
-    ending (launch failed, node lost) in a row, this one included."""
+    ending (launch failed, node lost) in a row, this one included. A run of a cancelled backfill gets no
+    other attempt: it ends as its attempt did (failed, timed out), or cancelled when the job itself did not fail."""
+    decision = _decide(run, end, now, rng, strikes)
+    if not backfill_cancelled or decision.target not in (RunStatus.QUEUED, RunStatus.RETRY_WAIT):
+        return decision
+    why = f"backfill {run.backfill_id} was cancelled, so it is not dispatched again"
+    if end.reason in (EndReason.EXIT, EndReason.TIMEOUT):
+        final = RunStatus.TIMED_OUT if end.status == AttemptStatus.TIMED_OUT else RunStatus.FAILED
+        return RunDecision(final, True, None, f"{_what(end)}; {why}")
+    return RunDecision(RunStatus.CANCELLED, decision.consumes, None, f"attempt ended ({end.reason.value.replace('_', ' ')}); {why}")
+
+
+def _decide(run: Run, end: AttemptEnd, now: datetime, rng: random.Random, strikes: int) -> RunDecision:
     retry = run.definition.get("retry", {})
     max_attempts = int(retry.get("max_attempts", 1))
     used_after = run.attempts_used + 1

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -198,3 +200,67 @@ values = ["web-01", "web-02", "db-01"]
     assert unknown.code == 2 and "web-09" in unknown.stderr
     everything = await home.cli_json("backfill", "scan", "--values", "web-01,web-02,db-01", "--dry-run")
     assert everything["partitions"] == ["web-02"] and everything["skipped"] == 2
+
+
+async def test_a_cancelled_backfills_running_partition_never_requeues(home: SluiceHome) -> None:
+    release = home.root / "release"
+    home.add_job("fragile", f"""
+command = '''while [ ! -e {release} ]; do sleep 0.05; done; echo "broke" >&2; exit 3'''
+[retry]
+max_attempts = 3
+backoff = "0.1s"
+[partition]
+param = "day"
+kind = "daily"
+""")
+    await home.start_scheduler()
+    created = await home.cli_json("backfill", "fragile", "--from", "2026-06-01", "--to", "2026-06-03",
+                                  "--max-parallel", "1")
+    first = created["run_ids"][0]
+    await home.wait_for(first, {"running"})
+    result = await home.cli("backfill-cancel", str(created["backfill_id"]))
+    assert result.code == 0, result.stderr
+    release.touch()  # the running partition now fails, with attempts left
+    run = await home.wait_ended(first)
+    assert run["status"] == "failed" and len(run["attempts"]) == 1, "a cancelled backfill gives no more attempts"
+    after_cancel = [e["new_status"] for e in run["events"] if e["new_status"]][2:]
+    assert after_cancel == ["failed"], f"never back to queued or retry_wait: {after_cancel}"
+    assert "cancelled" in run["events"][-1]["detail"]
+    detail = await home.cli_json("backfill-show", str(created["backfill_id"]))
+    assert detail["counts"] == {"failed": 1, "cancelled": 2}
+
+
+def _store_snapshot(path: Path) -> tuple[object, ...]:
+    with closing(sqlite3.connect(path)) as conn:
+        runs = conn.execute("SELECT id, status, attempts_used, ended_at FROM runs ORDER BY id").fetchall()
+        backfills = conn.execute("SELECT * FROM backfills ORDER BY id").fetchall()
+        events = conn.execute("SELECT count(*) FROM events").fetchone()
+    return runs, backfills, events
+
+
+async def test_retry_failed_is_one_transaction(home: SluiceHome) -> None:
+    home.add_job("broken", 'command = "exit 5"\n[partition]\nparam = "day"\nkind = "daily"\n')
+    await home.start_scheduler()
+    created = await home.cli_json("backfill", "broken", "--from", "2026-07-01", "--to", "2026-07-06")
+    detail = await _wait_backfill(home, created["backfill_id"])
+    assert detail["status"] == "done" and detail["counts"] == {"failed": 6}
+    await home.stop_scheduler()
+    fourth = created["run_ids"][3]
+    with closing(sqlite3.connect(home.home.db_path)) as conn:
+        # A real fault in the middle of the retry: the 4th run's update aborts.
+        conn.execute(f"CREATE TRIGGER fault_on_fourth BEFORE UPDATE OF status ON runs"
+                     f" WHEN OLD.id = {int(fourth)} AND NEW.status = 'queued'"
+                     f" BEGIN SELECT RAISE(ABORT, 'injected fault'); END")
+        conn.commit()
+    before = _store_snapshot(home.home.db_path)
+    async with await home.engine() as engine:
+        with pytest.raises(sqlite3.DatabaseError, match="injected fault"):
+            await engine.retry_failed_backfill(created["backfill_id"])
+    assert _store_snapshot(home.home.db_path) == before, "a failed retry-failed must change nothing"
+    with closing(sqlite3.connect(home.home.db_path)) as conn:
+        conn.execute("DROP TRIGGER fault_on_fourth")
+        conn.commit()
+    assert (await home.cli("backfill-retry-failed", str(created["backfill_id"]))).code == 0
+    detail = await home.cli_json("backfill-show", str(created["backfill_id"]))
+    assert detail["status"] == "active" and detail["counts"] == {"queued": 6}
+    assert len((await home.cli_json("events", "--kind", "backfill_retry_failed"))["events"]) == 1

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
 from harness import FAST, SluiceHome
 
 from scheduler.localnode import LocalFleet
+from scheduler.models import Attempt
 
 
 async def test_lost_node_runs_move_elsewhere_and_the_stale_attempt_is_fenced(tmp_path: Path) -> None:
@@ -56,3 +61,45 @@ max_attempts = 1
             await home.stop_scheduler()
     assert final["status"] == "succeeded"
     assert final["attempt"] == 2, "a lost node does not use up the job's only attempt"
+
+
+async def test_a_vanished_attempt_is_dispatched_again_without_a_fenced_event(tmp_path: Path) -> None:
+    async with LocalFleet(tmp_path / "keys") as fleet:
+        await fleet.start_node("n1")
+        home = SluiceHome(tmp_path, fleet.nodes_toml(slots=2, workdir=str(tmp_path / "workers")))
+        home.add_job("once", """
+command = '''if [ "$SLUICE_ATTEMPT" -eq 1 ]; then sleep 60; fi; echo done'''
+""")
+        home.add_job("quiet", "command = 'true'\n")
+        await home.start_scheduler()
+        try:
+            run_id = await home.submit("once")
+            await home.wait_for(run_id, {"running"})
+            async with await home.engine() as engine:
+                async def started() -> Attempt | None:
+                    attempt = await engine.attempt(run_id)
+                    return attempt if attempt is not None and attempt.status == "running" else None
+
+                attempt = await _until(started)
+            pid, _, supervisor, _ = (Path(attempt.remote_dir) / "pid").read_text().split()
+            # The worker answers but the job is gone with no exit code: supervisor first, then the job's group.
+            os.kill(int(supervisor), signal.SIGKILL)
+            os.killpg(int(pid), signal.SIGKILL)
+            run = await home.wait_ended(run_id, timeout=30)
+            # A few more passes after the end, in which a wrong fence would have been sent and recorded.
+            for _ in range(2):
+                assert (await home.wait_ended(await home.submit("quiet")))["status"] == "succeeded"
+            fenced = (await home.cli_json("events", "--kind", "fenced"))["events"]
+        finally:
+            await home.stop_scheduler()
+    assert run["status"] == "succeeded"
+    assert [(a["status"], a["reason"]) for a in run["attempts"]] == [("lost", "vanished"), ("succeeded", "exit")]
+    assert fenced == [], "only attempts given up on a silent node are fenced, never one whose job vanished"
+
+
+async def _until(check: Callable[[], Awaitable[Attempt | None]], timeout: float = 20) -> Attempt:
+    deadline = time.monotonic() + timeout
+    while (found := await check()) is None:
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+    return found

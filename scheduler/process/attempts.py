@@ -54,8 +54,11 @@ async def apply_probe(p: PassContext, outcome: ProbeOutcome) -> None:
     if outcome.changed or outcome.progress or outcome.checkpoints:
         await record_output(p.conn, outcome, p.at)
         attempt = replace(attempt, stdout_offset=outcome.stdout_offset, stderr_offset=outcome.stderr_offset,
-                          parsed_offset=outcome.parsed_offset, log_error=outcome.log_error)
+                          parsed_offset=outcome.parsed_offset, log_error=outcome.log_error,
+                          log_stalled_at=outcome.stalled_at)
         p.memory.active[attempt.id] = attempt
+        if outcome.stall_began and not outcome.log_error:
+            p.effects.stalls_ended.append(attempt.id)
         p.effects.progressed = True
     state = outcome.report.state
     if outcome.complete:
@@ -131,7 +134,8 @@ async def end_attempt(p: PassContext, attempt: Attempt, end: AttemptEnd, run: Ru
     if run.status != RunStatus.RUNNING or run.attempt != attempt.number:
         return
     strikes = await _strikes(p, run.id, end.reason)
-    decision = decide(run, end, p.now, p.rng, strikes)
+    backfill = await q.get_backfill(p.conn, run.backfill_id) if run.backfill_id is not None else None
+    decision = decide(run, end, p.now, p.rng, strikes, backfill is not None and backfill.status == "cancelled")
     fields: dict[str, object] = {"exit_code": end.exit_code, "next_attempt_at": decision.next_attempt_at,
                                  "cancel_requested": None}
     if decision.consumes:

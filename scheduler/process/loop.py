@@ -28,7 +28,7 @@ from ..home import Home
 from ..lock import SchedulerLock
 from ..logstore import LogStore
 from ..models import Attempt, to_iso
-from ..monitor import store_output
+from ..monitor import CaptureStalls, store_output
 from ..states import AttemptStatus, RunStatus
 from ..store import Database, open_database
 from ..store import queries as q
@@ -56,6 +56,7 @@ class Scheduler:
         self.clock = clock
         self.rng = rng or random.Random()
         self.logs = LogStore(home.logs_dir)
+        self.stalls = CaptureStalls()
         self.nodes = {node.name: WatchedNode(node) for node in nodes}
         self.memory = Memory()
         self.inbox: deque[InboxItem] = deque()
@@ -252,7 +253,9 @@ class Scheduler:
         return effects.progressed
 
     async def _apply(self, items: list[InboxItem], working: Memory, effects: Effects) -> None:
-        probes = [(item, [store_output(self.logs, attempt, report) for attempt, report in item.reports])
+        seen_at = to_iso(self.clock())
+        probes = [(item, [store_output(self.logs, attempt, report, self.stalls, seen_at)
+                          for attempt, report in item.reports])
                   for item in items if isinstance(item, ProbeDone)]
         loop_now = asyncio.get_running_loop().time()
         async with self._db().write() as conn:
@@ -301,6 +304,7 @@ class Scheduler:
         for future in effects.applied:
             if not future.done():
                 future.set_result(None)
+        self.stalls.settle(effects.stalls_ended, set(self.memory.active))
         for node, orders in effects.signals.items():
             view = self.nodes.get(node)
             if view is None:  # cannot happen: every active attempt's node is watched (retired if need be)

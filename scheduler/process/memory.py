@@ -50,6 +50,8 @@ class Effects:
     launches: list[tuple[Attempt, bytes]] = field(default_factory=list)
     #: node -> ended attempts whose folders to remove.
     cleanups: dict[str, list[Attempt]] = field(default_factory=dict)
+    #: Attempts whose log capture stall was recorded as over: the loop forgets when it began.
+    stalls_ended: list[int] = field(default_factory=list)
     #: Probe futures to resolve.
     applied: list[asyncio.Future[None]] = field(default_factory=list)
     #: True when the pass changed the store: another pass may find more to do.

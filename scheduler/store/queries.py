@@ -24,7 +24,7 @@ RUN_FIELDS = frozenset(
 ATTEMPT_FIELDS = frozenset(
     {"status", "reason", "exit_code", "error", "pid", "pid_start", "ended_at", "stdout_offset", "stderr_offset",
      "parsed_offset", "kill_signal_at", "kill_reason", "progress_done", "progress_total", "progress_message",
-     "progress_at", "log_error", "cleaned"}
+     "progress_at", "log_error", "log_stalled_at", "cleaned"}
 )
 
 
