@@ -25,6 +25,14 @@ param = "day"
 kind = "daily"
 """
 
+#: A partition that runs until the test creates its gate file: the test, not the machine's speed, decides.
+GATED_JOB = """
+command = '''while [ ! -e {gate} ]; do sleep 0.05; done; echo "{{day}}"'''
+[partition]
+param = "day"
+kind = "daily"
+"""
+
 
 @pytest.fixture
 async def home(tmp_path: Path) -> AsyncIterator[SluiceHome]:
@@ -114,12 +122,15 @@ async def test_canary_runs_the_first_partitions_and_holds_the_rest(home: SluiceH
 
 
 async def test_pause_holds_new_starts_and_resume_continues(home: SluiceHome) -> None:
+    gate = home.root / "gate"
+    home.add_job("gated", GATED_JOB.format(gate=gate))
     await home.start_scheduler()
-    created = await home.cli_json("backfill", "daily", "--from", "2026-03-01", "--to", "2026-03-06",
-                                  "--max-parallel", "1", "-p", "pause=0.5")
+    created = await home.cli_json("backfill", "gated", "--from", "2026-03-01", "--to", "2026-03-06",
+                                  "--max-parallel", "1")
     backfill_id = str(created["backfill_id"])
     await home.wait_for(created["run_ids"][0], {"running"})
     assert (await home.cli("backfill-pause", backfill_id)).code == 0
+    gate.touch()  # the running partition ends only after the pause
     await home.wait_ended(created["run_ids"][0])
     await home.stop_scheduler()
     await home.run_until_idle()  # whatever a running scheduler would do now, it has done
@@ -134,12 +145,15 @@ async def test_pause_holds_new_starts_and_resume_continues(home: SluiceHome) -> 
 
 
 async def test_cancel_stops_queued_runs_and_lets_running_ones_finish(home: SluiceHome) -> None:
+    gate = home.root / "gate"
+    home.add_job("gated", GATED_JOB.format(gate=gate))
     await home.start_scheduler()
-    created = await home.cli_json("backfill", "daily", "--from", "2026-04-01", "--to", "2026-04-05",
-                                  "--max-parallel", "1", "-p", "pause=1")
+    created = await home.cli_json("backfill", "gated", "--from", "2026-04-01", "--to", "2026-04-05",
+                                  "--max-parallel", "1")
     await home.wait_for(created["run_ids"][0], {"running"})
     result = await home.cli("backfill-cancel", str(created["backfill_id"]), "--reason", "bad fix")
     assert result.code == 0, result.stderr
+    gate.touch()  # the running partition ends only after the cancel, however slow the machine is
     first = await home.wait_ended(created["run_ids"][0])
     assert first["status"] == "succeeded"
     detail = await home.cli_json("backfill-show", str(created["backfill_id"]))
