@@ -7,9 +7,11 @@ import random
 import signal
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 from harness import SluiceHome
+from reliability import FaultFigures, bytes_lost, ledger_starts, report
 
 from scheduler.localnode import LocalFleet
 
@@ -51,16 +53,25 @@ pause = "0.1"
             process.send_signal(signal.SIGKILL)
             await process.wait()
         process = await _spawn_scheduler(home, log)
+        restarted = time.monotonic()
         try:
             results = [await home.wait_ended(run_id, timeout=90) for run_id in run_ids]
         finally:
             process.send_signal(signal.SIGTERM)
             await process.wait()
+        recover = time.monotonic() - restarted
+    logs = [(await home.cli("logs", str(run_id))).stdout for run_id in run_ids]
+    starts = ledger_starts(ledger)
+    report(FaultFigures("SIGKILL storm: scheduler killed 5 times at random moments", "SIGKILL after 1.2-2.5 s, x5",
+                        RUNS, sum(1 for r in results if r["status"] != "succeeded"),
+                        sum(count - 1 for count in starts.values() if count > 1),
+                        sum(bytes_lost(stored, _expected(f"t{i}")) for i, stored in enumerate(logs)),
+                        round(recover, 2), "tests/test_crash_safety.py", "recovery counted from the last restart"))
     assert all(run["status"] == "succeeded" for run in results), [r["status"] for r in results]
     executed = ledger.read_text().split()
     assert sorted(executed, key=int) == [str(run_id) for run_id in run_ids], "a job ran twice or never"
-    for index, run_id in enumerate(run_ids):
-        assert (await home.cli("logs", str(run_id))).stdout == _expected(f"t{index}")
+    for index, stored in enumerate(logs):
+        assert stored == _expected(f"t{index}")
     with sqlite3.connect(home.home.db_path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         illegal = conn.execute(

@@ -24,6 +24,7 @@ from ..config import NodeConfig
 from ..engine import Clock, utcnow
 from ..errors import StoreBusy
 from ..executor import Executor, LaunchRequest
+from ..failpoints import crash_point
 from ..home import Home
 from ..lock import SchedulerLock
 from ..logstore import LogStore
@@ -280,6 +281,13 @@ class Scheduler:
             await self._due_retries(p)
             if self._cleanup_due(loop_now):
                 await select_cleanups(p, set(self.nodes))
+            # Test hooks (scheduler/failpoints.py): die with this pass's writes made but not committed.
+            outcomes = [outcome for _, reported in probes for outcome in reported]
+            if any(o.stdout_offset > o.attempt.stdout_offset or o.stderr_offset > o.attempt.stderr_offset
+                   for o in outcomes):
+                crash_point("log_appended")
+            if any(o.complete for o in outcomes):
+                crash_point("exit_read")
 
     async def _definitions(self, p: PassContext) -> dict[int, dict[str, object]]:
         """Run definitions of attempts on unreachable nodes, for their leases (none read while all answer)."""
@@ -336,6 +344,8 @@ class Scheduler:
             return False
         started = await dispatch(self._db(), targets, self._health,
                                  self.settings.scan_limit, self.home_id, self.clock())
+        if started:
+            crash_point("dispatch_committed")  # test hook: attempts committed as starting, no launch sent
         memory = self.memory  # committed: now memory may follow
         for attempt, script, timeout in started:
             memory.active[attempt.id] = attempt
