@@ -8,6 +8,7 @@ point costs one comparison. A malformed value exits with status 2 at the first c
 silently ignored). The points, in the order a run meets them:
 
 - `dispatch_committed`: attempts were committed as starting and none of their launches was sent yet.
+- `launch_answered`: a launch reached the worker and answered; the job runs there, its start is not committed.
 - `log_appended`: probe bytes are appended and fsynced to the log store; the offsets are not committed yet.
 - `exit_read`: a probe reported an attempt's exit code; the pass that ends the attempt is not committed yet.
 
@@ -20,7 +21,7 @@ import re
 
 ENV = "SLUICE_CRASH_AT"
 #: The crash points, each placed at exactly one call site.
-NAMES = frozenset({"dispatch_committed", "log_appended", "exit_read"})
+NAMES = frozenset({"dispatch_committed", "launch_answered", "log_appended", "exit_read"})
 #: The exit status of a crashed process, the one a shell reports for SIGKILL.
 CRASH_STATUS = 137
 

@@ -91,6 +91,15 @@ def _exit_not_committed(home: SluiceHome) -> str:
 
 DISPATCH = Crash("dispatch_committed", "0.05", "crash after the dispatch commit, before the launch",
                  _starting_never_launched)
+def _launched_not_recorded(home: SluiceHome) -> str:
+    rows = store_rows(home, "SELECT status, remote_dir FROM attempts")
+    sent = [row for row in rows if row["status"] == "starting" and (Path(row["remote_dir"]) / "pid").exists()]
+    assert sent, "the crash came after a launch was answered: an attempt must be starting with a job on the worker"
+    return f"{len(sent)} attempt(s) started on the worker, still starting in the store"
+
+
+LAUNCHED = Crash("launch_answered", "0.5", "crash after the launch reached the worker, before its answer commits",
+                 _launched_not_recorded)
 LOG = Crash("log_appended", "0.3", "crash after a log append, before its offset commit", _bytes_past_offsets)
 EXIT = Crash("exit_read", "0.05", "crash after the exit code is read, before its commit", _exit_not_committed)
 
@@ -146,16 +155,23 @@ def _assert_once_and_exact(home: SluiceHome, run_ids: list[int], ledger: Path, c
     assert not mismatched, f"logs not byte-exact (run, stream, bastion bytes, worker bytes): {mismatched}"
 
 
-async def _with_fleet(tmp_path: Path, crash: Crash) -> None:
+async def _with_fleet(tmp_path: Path, crash: Crash) -> SluiceHome:
     async with LocalFleet(tmp_path / "keys") as fleet:
         for name in ("n1", "n2"):
             await fleet.start_node(name)
         home = SluiceHome(tmp_path, fleet.nodes_toml(slots=4, workdir=str(tmp_path / "workers")))
         await _crash_and_recover(tmp_path, home, crash, "in-process asyncssh workers")
+    return home
 
 
 async def test_crash_after_dispatch_commit_relaunches_once(tmp_path: Path) -> None:
     await _with_fleet(tmp_path, DISPATCH)
+
+
+async def test_crash_after_the_launch_answered_reattaches_to_the_running_job(tmp_path: Path) -> None:
+    home = await _with_fleet(tmp_path, LAUNCHED)
+    rows = store_rows(home, "SELECT detail FROM events WHERE kind = 'attempt_started'")
+    assert any("re-attached" in row["detail"] for row in rows), "the restart found the launch already there"
 
 
 async def test_crash_after_log_append_writes_the_bytes_again_once(tmp_path: Path) -> None:

@@ -359,6 +359,7 @@ class Scheduler:
         done = LaunchDone(attempt.id)
         try:
             done.launched = await self.executor.launch(attempt.node, LaunchRequest(attempt.remote_dir, script))
+            crash_point("launch_answered")  # test hook: the job runs on the worker, its start is not committed
         except Exception as exc:  # every failure becomes a recorded launch failure, never a silent loss
             done.error = exc
         self.report(done)
