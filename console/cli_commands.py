@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from scheduler.engine import ActionResult, Engine
+from scheduler.engine import ActionResult, Engine, NodeView
 from scheduler.errors import UsageError
 from scheduler.jobspec import parse_param_args
 from scheduler.states import TERMINAL, RunStatus
@@ -104,6 +104,8 @@ async def show(engine: Engine, args: argparse.Namespace) -> int:
     print(f"run {run.id}  {run.job}  {run.status.upper()}" + (f"  ({reason})" if reason else ""))
     print(f"  queue {run.queue}  priority {run.priority}  partition {run.partition or '-'}  params {run.params}")
     print(f"  created {run.created_at}  started {run.started_at or '-'}  ended {run.ended_at or '-'}")
+    if detail.node_error:
+        print(f"  NODE ERROR: {detail.node_error}")
     if detail.attempts:
         print("attempts:")
         for a in out.attempts:
@@ -220,11 +222,16 @@ async def nodes(engine: Engine, args: argparse.Namespace) -> int:
         _json({"nodes": [NodeOut.of(view).model_dump() for view in views]})
         return 0
     rows = [[v.config.name, f"{v.config.host}:{v.config.port}", v.status, f"{v.slots_used}/{v.config.slots}",
-             ",".join(v.config.labels), (v.state.last_error or "") if v.state else ""] for v in views]
+             ",".join(v.config.labels), _node_error(v)] for v in views]
     print_table(["NODE", "ADDRESS", "STATE", "SLOTS", "LABELS", "LAST ERROR"], rows)
     if not engine.scheduler_running():
         print("(no scheduler is running for this home: states are as last seen)", file=sys.stderr)
     return 0
+
+
+def _node_error(view: NodeView) -> str:
+    state = view.state
+    return "; ".join(error for error in (state.last_error, state.probe_error) if error) if state else ""
 
 
 async def drain(engine: Engine, args: argparse.Namespace) -> int:

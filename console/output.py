@@ -100,11 +100,13 @@ class RunDetailOut(RunOut):
     attempts: list[AttemptOut]
     events: list[EventOut]
     checkpoints: list[CheckpointOut]
+    #: While it runs: why its node cannot report on it (a failing probe, an unreachable node).
+    node_error: str | None
 
     @classmethod
     def of_detail(cls, detail: RunDetail, wait_reason: str | None) -> RunDetailOut:
         base = RunOut.of(detail.run, wait_reason).model_dump()
-        return cls(**base, definition=detail.run.definition,
+        return cls(**base, definition=detail.run.definition, node_error=detail.node_error,
                    attempts=[AttemptOut.of(a) for a in detail.attempts],
                    events=[EventOut.of(e) for e in detail.events],
                    checkpoints=[CheckpointOut.of(c) for c in detail.checkpoints])
@@ -120,6 +122,8 @@ class NodeOut(Out):
     labels: list[str]
     drained: bool
     last_error: str | None
+    #: Why its last probe failed although it answered (None once a probe succeeds).
+    probe_error: str | None
     last_seen_at: str | None
     running: list[int]
 
@@ -129,6 +133,7 @@ class NodeOut(Out):
         return cls(name=view.config.name, host=view.config.host, port=view.config.port, state=view.status,
                    slots=view.config.slots, slots_used=view.slots_used, labels=view.config.labels,
                    drained=bool(state and state.drained), last_error=state.last_error if state else None,
+                   probe_error=state.probe_error if state else None,
                    last_seen_at=state.last_seen_at if state else None, running=view.running)
 
 

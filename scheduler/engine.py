@@ -44,6 +44,8 @@ class RunDetail:
     attempts: list[Attempt]
     events: list[Event]
     checkpoints: list[Checkpoint]
+    #: While it runs: why its node cannot report on it (a failing probe, an unreachable node), else None.
+    node_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -263,8 +265,10 @@ class Engine:
             run = await q.get_run(conn, run_id)
             if run is None:
                 raise NotFound(f"run {run_id} does not exist")
+            node = await q.node_state(conn, run.node) if run.status == RunStatus.RUNNING and run.node else None
             return RunDetail(run, await q.attempts_for_run(conn, run_id), await q.events_for_run(conn, run_id),
-                             await q.checkpoints_for_run(conn, run_id))
+                             await q.checkpoints_for_run(conn, run_id),
+                             (node.probe_error or node.last_error) if node else None)
 
     async def last_attempts(self, run_ids: Sequence[int]) -> dict[int, Attempt]:
         return await q.last_attempts(self.db.conn, run_ids)

@@ -30,6 +30,17 @@ class LaunchFailed(Exception):
     """The target answered, but the attempt could not be started there."""
 
 
+class ProbeError(Exception):
+    """The target answered the probe, but not with a report (a non-zero exit, output that is not the probe's).
+
+    The message names the cause and holds nothing that changes from one poll to the next, so the same fault
+    gives the same message every time."""
+
+    def __init__(self, target: str, message: str) -> None:
+        super().__init__(message)
+        self.target = target
+
+
 @dataclass(frozen=True)
 class LaunchRequest:
     remote_dir: str

@@ -166,6 +166,8 @@ class _Node:
     #: argv put before `/bin/sh -c COMMAND`, like an sshd ForceCommand wrapper (e.g. to run in a namespace).
     wrapper: tuple[str, ...] = ()
     conns: set[asyncssh.SSHServerConnection] = field(default_factory=set)
+    #: Connections accepted since the node was first started (live or closed).
+    accepted: int = 0
     children: set[asyncio.subprocess.Process] = field(default_factory=set)
 
     def info(self) -> LocalNodeInfo:
@@ -184,6 +186,7 @@ class _NodeServer(asyncssh.SSHServer):
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
         self._node.conns.add(conn)
+        self._node.accepted += 1
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._conn is not None:
@@ -275,6 +278,10 @@ class LocalFleet:
 
     def is_running(self, name: str) -> bool:
         return self._node(name).acceptor is not None
+
+    def connections_accepted(self, name: str) -> int:
+        """How many SSH connections the node has accepted since it was first started."""
+        return self._node(name).accepted
 
     def active_commands(self, name: str | None = None) -> int:
         """How many commands are still running (not yet reaped), on one node or on all."""

@@ -154,6 +154,8 @@ class NodeState:
     last_error: str | None
     last_seen_at: str | None
     down_since: str | None
+    #: Why the node's last probe failed although it answered; None once a probe succeeds.
+    probe_error: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> NodeState:
@@ -166,6 +168,7 @@ class NodeState:
             last_error=row["last_error"],
             last_seen_at=row["last_seen_at"],
             down_since=row["down_since"],
+            probe_error=row["probe_error"],
         )
 
 

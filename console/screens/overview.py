@@ -167,4 +167,4 @@ def _node_note(node: object) -> str:
         return "not seen by the scheduler yet"
     if state.drained:
         return f"drained: {state.drain_reason}" if state.drain_reason else "drained"
-    return state.last_error or ""
+    return "; ".join(error for error in (state.last_error, state.probe_error) if error)

@@ -143,7 +143,8 @@ class RunDetailScreen(RunVerbs, SluiceScreen):
         self.attempts = detail.attempts
         latest = detail.attempts[-1] if detail.attempts else None
         now = self.engine.clock()
-        update_static(self.query_one("#summary", Static), summary_text(run, latest, message.reason, now))
+        update_static(self.query_one("#summary", Static), summary_text(run, latest, message.reason, now,
+                                                                       detail.node_error))
         self._show_progress(latest)
         self._fill_attempts(now, message.stderr_tail, message.tail_attempt)
         update_static(self.query_one("#checkpoints-text", Static), checkpoints_text(detail.checkpoints, run.checkpoint_floor))

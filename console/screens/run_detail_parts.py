@@ -12,8 +12,9 @@ from scheduler.models import Attempt, Checkpoint, Run
 from ..format import attempt_outcome, clock_time, duration_text, elapsed, short_time, status_style
 
 
-def summary_text(run: Run, attempt: Attempt | None, reason: str | None, now: datetime) -> Text:
-    """Two lines: identity and state, then why it waits or how it ended."""
+def summary_text(run: Run, attempt: Attempt | None, reason: str | None, now: datetime,
+                 node_error: str | None = None) -> Text:
+    """Identity and state, then why it waits or how it ended, and why its node cannot report on it."""
     text = Text()
     text.append(f"run {run.id} ", style="bold")
     text.append(run.job, style="bold")
@@ -32,6 +33,8 @@ def summary_text(run: Run, attempt: Attempt | None, reason: str | None, now: dat
     text.append(f"created {short_time(run.created_at)}  started {short_time(run.started_at)}  "
                 f"ended {short_time(run.ended_at)}  took {took}\n", style="dim")
     text.append(why_line(run, attempt, reason))
+    if node_error:
+        text.append(f"\nnode error: {node_error}", style="bold red")
     return text
 
 

@@ -30,6 +30,14 @@ class ProbeDone:
 
 
 @dataclass
+class ProbeFailed:
+    """A node answered a probe, but not with a report; `message` is the same for the same fault."""
+
+    node: str
+    message: str
+
+
+@dataclass
 class FenceSent:
     """KILL reached the stale attempts of a node that answers again."""
 
@@ -55,4 +63,4 @@ class SignalOrder:
     fence_ids: list[int] = field(default_factory=list)
 
 
-InboxItem = LaunchDone | ProbeDone | FenceSent | CleanupDone
+InboxItem = LaunchDone | ProbeDone | ProbeFailed | FenceSent | CleanupDone

@@ -42,6 +42,7 @@ from .inbox import CleanupDone, FenceSent, InboxItem, LaunchDone, ProbeDone
 from .kills import kills, resend_term_after_restart
 from .memory import Effects, Memory
 from .nodes import apply_fence, fence_returning, node_health
+from .probe_errors import apply_probe_results
 from .settings import SchedulerSettings
 from .watcher import NodeWatcher, WatchedNode
 
@@ -273,6 +274,7 @@ class Scheduler:
                 for outcome in outcomes:
                     await attempt_steps.apply_probe(p, outcome)
                 effects.applied.append(item.applied)
+            await apply_probe_results(p, items)
             await kills(p)
             await node_health(p, {name: view.config.lost_after for name, view in self.nodes.items()},
                               await self._definitions(p))

@@ -34,6 +34,8 @@ class Memory:
     down_since: dict[str, float] = field(default_factory=dict)
     #: attempt id -> loop time before which it is not relaunched again.
     relaunch_after: dict[int, float] = field(default_factory=dict)
+    #: node -> why its last probe failed, as committed (None until read from the store in the first pass).
+    probe_errors: dict[str, str] | None = None
 
     def copy(self) -> Memory:
         """A working copy: containers copied, attempts shared (they are frozen)."""

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..config import NodeConfig
-from ..executor import Executor, ProbeRequest, TargetUnavailable
+from ..executor import Executor, ProbeError, ProbeRequest, TargetUnavailable
 from ..models import Attempt
-from .inbox import FenceSent, InboxItem, ProbeDone, SignalOrder
+from .inbox import FenceSent, InboxItem, ProbeDone, ProbeFailed, SignalOrder
 from .settings import SchedulerSettings
 
 log = logging.getLogger("sluice.watcher")
@@ -54,6 +54,7 @@ class NodeWatcher:
         self.port = port
         self.settings = settings
         self._last_check: float | None = None
+        self._last_probe_error: str | None = None
 
     async def run(self) -> None:
         while True:
@@ -94,12 +95,24 @@ class NodeWatcher:
         requests = [ProbeRequest(a.remote_dir, a.stdout_offset, a.stderr_offset) for a in attempts]
         # One probe carries at most about max_chunk bytes in all, so a backlog on a slow link cannot time it out.
         per_stream = max(32 * 1024, self.settings.max_chunk // (2 * len(requests)))
-        reports = await self.executor.probe(self.name, requests, per_stream)
+        try:
+            reports = await self.executor.probe(self.name, requests, per_stream)
+        except ProbeError as exc:
+            self._probe_failed(str(exc))
+            return
+        self._last_probe_error = None
         applied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.port.report(ProbeDone(self.name, list(zip(attempts, reports, strict=True)), applied))
         await applied  # never probe again before these offsets are committed: no byte twice
         if any(len(r.stdout_chunk) >= per_stream or len(r.stderr_chunk) >= per_stream for r in reports):
             self.node.wake.set()  # more output is waiting: poll again at once
+
+    def _probe_failed(self, message: str) -> None:
+        """Hand the loop every failed probe (it records a change only); log a message only when it changes."""
+        if message != self._last_probe_error:
+            log.warning("%s; probed again every %gs", message, self.settings.poll_interval)
+            self._last_probe_error = message
+        self.port.report(ProbeFailed(self.name, message))
 
     async def _send_signals(self) -> None:
         while self.node.signals:

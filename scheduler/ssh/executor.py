@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 
 from ..config import NodeConfig
-from ..executor import Launched, LaunchFailed, LaunchRequest, ProbeReport, ProbeRequest, TargetUnavailable
+from ..executor import (
+    Launched,
+    LaunchFailed,
+    LaunchRequest,
+    ProbeError,
+    ProbeReport,
+    ProbeRequest,
+    TargetUnavailable,
+)
 from .transport import ExecResult, NodeLink, TransportSettings
 
 
@@ -66,8 +75,12 @@ class SshExecutor:
             args += [request.remote_dir, str(request.stdout_offset), str(request.stderr_offset)]
         result = await self._watching(target, PROBE_SCRIPT, args, timeout=60)
         if result.exit_status != 0:
-            raise TargetUnavailable(target, f"probe on {target} failed: {result.stderr.decode(errors='replace')[:300]}")
-        return parse_probe_output(result.stdout, requests)
+            said = result.stderr.decode(errors="replace").strip()[:300] or "no message on stderr"
+            raise ProbeError(target, f"probe on {target} failed (exit {result.exit_status}): {said}")
+        try:
+            return parse_probe_output(result.stdout, requests)
+        except UnparsableProbe as exc:
+            raise ProbeError(target, f"probe on {target}: {exc}") from exc
 
     async def signal(self, target: str, remote_dirs: list[str], signal: str) -> None:
         if remote_dirs:
@@ -93,38 +106,70 @@ class SshExecutor:
             await link.close()
 
 
+#: The two header lines probe.sh prints; anything else in its output is not a report (STYLE 16: refuse, never guess).
+_STATE_LINE = re.compile(rb"A (\d+) (starting|running|exited|missing|vanished) (-|-?\d+) (\d+) (\d+)")
+_BYTES_LINE = re.compile(rb"B (\d+) ([oe]) (\d+) (\d+)")
+#: The shown part of a line that is not a header.
+_SHOWN = 80
+
+
+class UnparsableProbe(ValueError):
+    """The probe's output is not what probe.sh prints (text from a shell startup file, a cut or mixed stream)."""
+
+
 def parse_probe_output(output: bytes, requests: list[ProbeRequest]) -> list[ProbeReport]:
     """Parse the probe's framed output: header lines, each B header followed by exactly count raw bytes."""
-    states: list[list[str]] = [[] for _ in requests]
+    states: list[tuple[str, ...] | None] = [None for _ in requests]
     chunks: list[dict[str, bytes]] = [{"o": b"", "e": b""} for _ in requests]
     pos = 0
     while pos < len(output):
-        end = output.index(b"\n", pos)
-        words = output[pos:end].decode().split()
-        pos = end + 1
-        index = int(words[1])
-        if words[0] == "A":
-            states[index] = words[2:]
-        elif words[0] == "B":
-            stream, offset, count = words[2], int(words[3]), int(words[4])
+        end = output.find(b"\n", pos)
+        line = output[pos:] if end < 0 else output[pos:end]
+        pos = len(output) if end < 0 else end + 1
+        if (match := _STATE_LINE.fullmatch(line)) is not None:
+            index = _index(match, line, requests)
+            if states[index] is not None:
+                raise _unparsable(line, "an attempt reported twice")
+            states[index] = tuple(group.decode() for group in match.groups()[1:])
+        elif (match := _BYTES_LINE.fullmatch(line)) is not None:
+            index = _index(match, line, requests)
+            stream, offset, count = match.group(2).decode(), int(match.group(3)), int(match.group(4))
+            if states[index] is None:
+                raise _unparsable(line, "bytes before the attempt's state")
             expected = requests[index].stdout_offset if stream == "o" else requests[index].stderr_offset
             if offset != expected:
-                raise ValueError(f"probe returned {stream} bytes at offset {offset}, expected {expected}")
+                raise _unparsable(line, f"{stream} bytes at offset {offset}, expected {expected}")
             chunks[index][stream] = output[pos:pos + count]
             if len(chunks[index][stream]) != count:
-                raise ValueError("probe output was cut short")
+                raise _unparsable(line, "cut short")
             pos += count
+        else:
+            raise _unparsable(line, "not a line probe.sh prints")
     reports = []
     for words, chunk in zip(states, chunks, strict=True):
-        if not words:
-            raise ValueError("probe output misses an attempt")
+        if words is None:
+            raise UnparsableProbe("unparsable probe output: it misses an attempt")
         state, code, out_size, err_size = words
         reports.append(ProbeReport(
             state=state,  # type: ignore[arg-type]
-            exit_code=int(code) if code not in ("-", "") else None,
+            exit_code=int(code) if code != "-" else None,
             stdout_size=int(out_size),
             stderr_size=int(err_size),
             stdout_chunk=chunk["o"],
             stderr_chunk=chunk["e"],
         ))
     return reports
+
+
+def _index(match: re.Match[bytes], line: bytes, requests: list[ProbeRequest]) -> int:
+    index = int(match.group(1))
+    if index >= len(requests):
+        raise _unparsable(line, f"attempt {index} of {len(requests)}")
+    return index
+
+
+def _unparsable(line: bytes, why: str) -> UnparsableProbe:
+    shown = line[:_SHOWN].decode(errors="replace") + ("…" if len(line) > _SHOWN else "")
+    return UnparsableProbe(
+        f"unparsable probe output ({why}: {shown!r}); if that is text from a shell startup file on the worker "
+        "(.bashrc, .profile, a ForceCommand), it must print nothing for non-interactive commands")

@@ -49,12 +49,12 @@ class _LinkClient(asyncssh.SSHClient):
 
 
 class _Channelled:
-    """One connection and the semaphore that caps its open channels."""
+    """One connection and how many of its channels are open (at most CHANNELS_PER_CONNECTION)."""
 
     def __init__(self, conn: asyncssh.SSHClientConnection, client: _LinkClient) -> None:
         self.conn = conn
         self.client = client
-        self.slots = asyncio.Semaphore(CHANNELS_PER_CONNECTION)
+        self.open_channels = 0
 
 
 class NodeLink:
@@ -67,6 +67,8 @@ class NodeLink:
         self.last_error: str | None = None
         self._connections: list[_Channelled] = []
         self._connect_lock = asyncio.Lock()
+        #: Channels the node may have open at once: a caller past it waits for one to end.
+        self._capacity = asyncio.Semaphore(CHANNELS_PER_CONNECTION * MAX_CONNECTIONS_PER_NODE)
         self._failures = 0
         self._next_try = 0.0
 
@@ -75,14 +77,16 @@ class NodeLink:
         command = "sh -c " + shlex.quote(script) + " sluice " + " ".join(shlex.quote(arg) for arg in args)
         channelled = await self._acquire()
         try:
-            result = await asyncio.wait_for(
-                channelled.conn.run(command, input=stdin, encoding=None, check=False), timeout
-            )
-        except (asyncssh.Error, OSError, TimeoutError) as exc:
+            result = await _run(channelled.conn, command, stdin, timeout)
+        except TimeoutError as exc:
+            # Only this command's channel was closed: the connection and the launches sharing it go on.
+            raise TargetUnavailable(self.node.name, f"{self._where()}: no answer within {timeout:g}s; that "
+                                                    "command's channel was closed", sent=True) from exc
+        except (asyncssh.Error, OSError) as exc:
             message = self._lose(channelled, exc)
             raise TargetUnavailable(self.node.name, message, sent=True) from exc
         finally:
-            channelled.slots.release()
+            self._release(channelled)
         if result.exit_status is None:
             # Neither an exit status nor a signal (that is -1): the link dropped under a command that may have
             # run. That is an unreachable node, never an exit code; its partial output is not trusted.
@@ -90,43 +94,54 @@ class NodeLink:
         return ExecResult(result.exit_status, _as_bytes(result.stdout), _as_bytes(result.stderr))
 
     async def _acquire(self) -> _Channelled:
-        for channelled in self._connections:
-            if not channelled.slots.locked():
-                await channelled.slots.acquire()
-                return channelled
-        if len(self._connections) < MAX_CONNECTIONS_PER_NODE:
-            channelled = await self._connect()
-            await channelled.slots.acquire()
-            return channelled
-        channelled = self._connections[0]
-        await channelled.slots.acquire()
+        """A channel slot on a connection: the least busy one with room, else a new one while under the cap."""
+        await self._capacity.acquire()
+        try:
+            channelled = self._roomy()
+            if channelled is None:
+                async with self._connect_lock:
+                    # Re-checked under the lock: the caller before us may have opened a connection with room.
+                    channelled = self._roomy() or await self._connect()
+        except BaseException:
+            self._capacity.release()
+            raise
+        channelled.open_channels += 1
         return channelled
 
+    def _roomy(self) -> _Channelled | None:
+        """The live connection with the fewest open channels, if it has room for one more."""
+        roomy = [c for c in self._connections if c.open_channels < CHANNELS_PER_CONNECTION]
+        return min(roomy, key=lambda c: c.open_channels) if roomy else None
+
+    def _release(self, channelled: _Channelled) -> None:
+        channelled.open_channels -= 1
+        self._capacity.release()
+
     async def _connect(self) -> _Channelled:
-        async with self._connect_lock:
-            if time.monotonic() < self._next_try:
-                raise TargetUnavailable(self.node.name, self.last_error or f"{self._where()}: reconnecting",
-                                        refused=self.state == "refused")
-            client = _LinkClient()
-            try:
-                conn = await asyncio.wait_for(asyncssh.connect(client_factory=lambda: client, **self._options()),
-                                              self.settings.connect_timeout)
-            except asyncssh.HostKeyNotVerifiable as exc:
-                self._fail("refused", self._host_key_message(exc))
-                raise TargetUnavailable(self.node.name, self.last_error or "", refused=True) from exc
-            except asyncssh.PermissionDenied as exc:
-                self._fail("refused", f"{self._where()}: login refused for user {self.node.user or '(default)'}: "
-                                      f"{exc.reason}; check identity_file or the agent, and authorized_keys")
-                raise TargetUnavailable(self.node.name, self.last_error or "", refused=True) from exc
-            except (asyncssh.Error, OSError, TimeoutError) as exc:
-                self._fail("down", f"{self._where()}: cannot connect: {_describe(exc)}")
-                raise TargetUnavailable(self.node.name, self.last_error or "") from exc
-            channelled = _Channelled(conn, client)
-            client.on_lost = lambda exc: self._dropped(channelled, exc)
-            self._connections.append(channelled)
-            self._failures = 0
-            self.state, self.last_error = "up", None
-            return channelled
+        """Open one more connection; the caller holds _connect_lock and the capacity says there is room."""
+        if time.monotonic() < self._next_try:
+            raise TargetUnavailable(self.node.name, self.last_error or f"{self._where()}: reconnecting",
+                                    refused=self.state == "refused")
+        client = _LinkClient()
+        try:
+            conn = await asyncio.wait_for(asyncssh.connect(client_factory=lambda: client, **self._options()),
+                                          self.settings.connect_timeout)
+        except asyncssh.HostKeyNotVerifiable as exc:
+            self._fail("refused", self._host_key_message(exc))
+            raise TargetUnavailable(self.node.name, self.last_error or "", refused=True) from exc
+        except asyncssh.PermissionDenied as exc:
+            self._fail("refused", f"{self._where()}: login refused for user {self.node.user or '(default)'}: "
+                                  f"{exc.reason}; check identity_file or the agent, and authorized_keys")
+            raise TargetUnavailable(self.node.name, self.last_error or "", refused=True) from exc
+        except (asyncssh.Error, OSError, TimeoutError) as exc:
+            self._fail("down", f"{self._where()}: cannot connect: {_describe(exc)}")
+            raise TargetUnavailable(self.node.name, self.last_error or "") from exc
+        channelled = _Channelled(conn, client)
+        client.on_lost = lambda exc: self._dropped(channelled, exc)
+        self._connections.append(channelled)
+        self._failures = 0
+        self.state, self.last_error = "up", None
+        return channelled
 
     def _options(self) -> dict[str, object]:
         node = self.node
@@ -210,6 +225,20 @@ class NodeLink:
             except (TimeoutError, asyncssh.Error, OSError):
                 channelled.conn.abort()
         self._connections.clear()
+
+
+async def _run(conn: asyncssh.SSHClientConnection, command: str, stdin: bytes | None,
+               timeout: float) -> asyncssh.SSHCompletedProcess:
+    """Run one command on its own channel; past the timeout that channel alone is closed."""
+    process: asyncssh.SSHClientProcess[bytes] | None = None
+    try:
+        async with asyncio.timeout(timeout):
+            process = await conn.create_process(command, input=stdin, encoding=None)
+            return await process.wait(check=False)
+    except TimeoutError:
+        if process is not None:
+            process.close()
+        raise
 
 
 def _as_bytes(value: object) -> bytes:

@@ -144,6 +144,11 @@ async def node_states(conn: aiosqlite.Connection) -> list[NodeState]:
     return [NodeState.from_row(row) for row in await _all(conn, "SELECT * FROM nodes ORDER BY name")]
 
 
+async def node_state(conn: aiosqlite.Connection, name: str) -> NodeState | None:
+    row = await _one(conn, "SELECT * FROM nodes WHERE name = ?", (name,))
+    return NodeState.from_row(row) if row is not None else None
+
+
 async def set_node_drained(
     conn: aiosqlite.Connection, name: str, drained: bool, reason: str | None, deadline: str | None, at: str
 ) -> None:
@@ -167,6 +172,21 @@ async def set_node_health(
         " down_since = CASE WHEN ?2 = 'up' THEN NULL ELSE coalesce(down_since, ?4) END,"
         " updated_at = ?4",
         (name, state, error, at),
+    )
+
+
+async def probe_errors(conn: aiosqlite.Connection) -> dict[str, str]:
+    """node -> why its last probe failed, for the nodes whose last probe failed."""
+    rows = await _all(conn, "SELECT name, probe_error FROM nodes WHERE probe_error IS NOT NULL")
+    return {row["name"]: row["probe_error"] for row in rows}
+
+
+async def set_probe_error(conn: aiosqlite.Connection, name: str, error: str | None, at: str) -> None:
+    """Record why a node's probe failed (None: it succeeds again)."""
+    await conn.execute(
+        "INSERT INTO nodes (name, probe_error, updated_at) VALUES (?1, ?2, ?3)"
+        " ON CONFLICT(name) DO UPDATE SET probe_error = ?2, updated_at = ?3",
+        (name, error, at),
     )
 
 
