@@ -180,3 +180,23 @@ async def _launched(home: SluiceHome, run_id: int) -> bool:
 
 async def _cleared(home: SluiceHome) -> bool:
     return (await _node(home))["probe_error"] is None
+
+
+async def test_a_greeting_shell_never_makes_a_launch_look_failed_and_start_the_job_again(
+        tmp_path: Path, chatty_node: str) -> None:
+    release, ledger = tmp_path / "release", tmp_path / "ledger"
+    (tmp_path / "shell" / "say").write_text("Welcome!\n")  # greets before every command, the launch's too
+    home = SluiceHome(tmp_path, chatty_node)
+    home.add_job("waits", f"command = 'echo start >> {ledger}; while [ ! -e {release} ]; do sleep 0.05; done'\n")
+    await home.start_scheduler()
+    try:
+        run_id = await home.submit("waits")
+        await _until(lambda: _launched(home, run_id), "the job to be launched")
+        await _error_shows(home, tmp_path, "Welcome!")  # probes refuse the greeting; the launch read past it
+        (tmp_path / "shell" / "say").unlink()
+        release.touch()
+        run = await home.wait_ended(run_id)
+    finally:
+        await home.stop_scheduler()
+    assert run["status"] == "succeeded" and len(run["attempts"]) == 1
+    assert ledger.read_text().splitlines() == ["start"], "the job started exactly once"

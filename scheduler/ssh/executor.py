@@ -61,11 +61,16 @@ class SshExecutor:
     async def launch(self, target: str, request: LaunchRequest) -> Launched:
         result = await self._watching(target, LAUNCH_SCRIPT, [request.remote_dir, str(len(request.script))],
                                       stdin=request.script, timeout=40)
-        words = result.stdout.decode(errors="replace").split()
-        if result.exit_status != 0 or len(words) < 3 or words[0] not in ("started", "existing"):
-            detail = result.stderr.decode(errors="replace").strip() or result.stdout.decode(errors="replace").strip()
-            raise LaunchFailed(f"launch on {target} failed (exit {result.exit_status}): {detail[:500]}")
-        return Launched(pid=int(words[1]), pid_start=words[2], existing=words[0] == "existing")
+        answer = _launch_answer(result.stdout)
+        if answer is not None:
+            return answer  # whatever else a chatty shell printed around it, the job runs: never launch it again
+        detail = result.stderr.decode(errors="replace").strip() or result.stdout.decode(errors="replace").strip()
+        if result.exit_status == 0:
+            # The script ran to its end without a readable answer: the job may run. Relaunching is safe (the
+            # attempt folder answers "existing"); ending the attempt would start the job a second time.
+            raise TargetUnavailable(target, f"launch on {target} gave no readable answer: {detail[:500]}",
+                                    sent=True)
+        raise LaunchFailed(f"launch on {target} failed (exit {result.exit_status}): {detail[:500]}")
 
     async def probe(self, target: str, requests: list[ProbeRequest], max_bytes: int) -> list[ProbeReport]:
         if not requests:
@@ -115,6 +120,18 @@ _SHOWN = 80
 
 class UnparsableProbe(ValueError):
     """The probe's output is not what probe.sh prints (text from a shell startup file, a cut or mixed stream)."""
+
+
+_LAUNCH_ANSWER = re.compile(rb"^(started|existing) ([0-9]+) ([0-9]+)$", re.MULTILINE)
+
+
+def _launch_answer(stdout: bytes) -> Launched | None:
+    """launch.sh's last `started|existing PID START` line, found among anything a shell startup file printed."""
+    matches = list(_LAUNCH_ANSWER.finditer(stdout))
+    if not matches:
+        return None
+    word, pid, start = matches[-1].groups()
+    return Launched(pid=int(pid), pid_start=start.decode(), existing=word == b"existing")
 
 
 def parse_probe_output(output: bytes, requests: list[ProbeRequest]) -> list[ProbeReport]:
