@@ -56,6 +56,8 @@ class AttemptOut(Out):
     checkpoint_in: str | None
     progress: dict[str, Any] | None
     log_error: str | None
+    #: Seconds its node may stay unreachable before it is given up and its run dispatched again.
+    lost_after: float | None = None
 
     @classmethod
     def of(cls, attempt: Attempt) -> AttemptOut:
@@ -66,7 +68,8 @@ class AttemptOut(Out):
         return cls(number=attempt.number, node=attempt.node, status=attempt.status, reason=attempt.reason,
                    exit_code=attempt.exit_code, error=attempt.error, pid=attempt.pid, started_at=attempt.started_at,
                    ended_at=attempt.ended_at, stdout_bytes=attempt.stdout_offset, stderr_bytes=attempt.stderr_offset,
-                   checkpoint_in=attempt.checkpoint_in, progress=progress, log_error=attempt.log_error)
+                   checkpoint_in=attempt.checkpoint_in, progress=progress, log_error=attempt.log_error,
+                   lost_after=attempt.lost_after)
 
 
 class EventOut(Out):
@@ -121,6 +124,8 @@ class NodeOut(Out):
     drained: bool
     last_error: str | None
     last_seen_at: str | None
+    #: When the scheduler began counting the current outage (None while the node answers).
+    down_since: str | None
     running: list[int]
 
     @classmethod
@@ -129,7 +134,9 @@ class NodeOut(Out):
         return cls(name=view.config.name, host=view.config.host, port=view.config.port, state=view.status,
                    slots=view.config.slots, slots_used=view.slots_used, labels=view.config.labels,
                    drained=bool(state and state.drained), last_error=state.last_error if state else None,
-                   last_seen_at=state.last_seen_at if state else None, running=view.running)
+                   last_seen_at=state.last_seen_at if state else None,
+                   down_since=state.down_since if state and view.status in ("down", "refused") else None,
+                   running=view.running)
 
 
 class QueueOut(Out):

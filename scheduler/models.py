@@ -103,6 +103,8 @@ class Attempt:
     progress_at: str | None
     log_error: str | None
     cleaned: bool
+    #: Seconds its node may stay unreachable before it is given up (None: dispatched before leases were recorded).
+    lost_after: float | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Attempt:
@@ -152,6 +154,10 @@ class NodeState:
     last_error: str | None
     last_seen_at: str | None
     down_since: str | None
+    #: Infrastructure failures in a row on this node, and why and since when it takes no new work.
+    infra_failures: int = 0
+    quarantined_at: str | None = None
+    quarantine_reason: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> NodeState:
@@ -164,6 +170,9 @@ class NodeState:
             last_error=row["last_error"],
             last_seen_at=row["last_seen_at"],
             down_since=row["down_since"],
+            infra_failures=row["infra_failures"],
+            quarantined_at=row["quarantined_at"],
+            quarantine_reason=row["quarantine_reason"],
         )
 
 

@@ -9,6 +9,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +185,35 @@ async def test_a_run_whose_node_is_lost_again_and_again_fails_loudly(tmp_path: P
 async def _fenced(home: SluiceHome, count: int) -> bool:
     return len((await home.cli_json("events", "--kind", "fenced"))["events"]) >= count
 
+
+async def test_a_run_on_an_unreachable_node_says_so_and_when_it_is_given_up(tmp_path: Path) -> None:
+    async with LocalFleet(tmp_path / "keys", keepalive_interval=0.5) as fleet:
+        await fleet.start_node("n1")
+        home = SluiceHome(tmp_path, fleet_toml(fleet, tmp_path / "workers", 'lost_after = "45m"\n', slots=2))
+        home.add_job("long", 'command = "sleep 30"\nlost_after = "20m"\n')
+        home.add_job("plain", 'command = "sleep 30"\n')
+        await home.start_scheduler(FAST, keepalive_interval=0.5, keepalive_count_max=2)
+        try:
+            own, plain = await home.submit("long"), await home.submit("plain")
+            await home.wait_for(own, {"running"})
+            await home.wait_for(plain, {"running"})
+            await fleet.stop_node("n1")
+            await eventually(lambda: _is(node_state(home, "n1"), "down"), "node shown down", 20)
+            shown = {run_id: await home.cli_json("show", str(run_id)) for run_id in (own, plain)}
+            table = (await home.cli("runs")).text
+            nodes = {node["name"]: node for node in (await home.cli_json("nodes"))["nodes"]}
+            await fleet.start_node("n1")
+            await eventually(lambda: _is(node_state(home, "n1"), "up"), "node shown up again", 20)
+            after = await home.cli_json("show", str(own))
+        finally:
+            await home.stop_scheduler()
+    since = nodes["n1"]["down_since"]
+    assert since, nodes
+    for run_id, lease in ((own, 20 * 60), (plain, 45 * 60)):
+        given_up = (datetime.strptime(since, "%Y-%m-%dT%H:%M:%S.%fZ") + timedelta(seconds=lease)).strftime("%H:%M:%S")
+        expected = (f"node n1 unreachable since {since[11:19]} UTC, the job keeps running there "
+                    f"(given up at {given_up} UTC)")
+        assert shown[run_id]["wait_reason"] == expected, (run_id, shown[run_id]["status"], shown[run_id]["attempts"], shown[run_id]["events"])
+        assert shown[run_id]["attempts"][0]["lost_after"] == lease
+        assert expected in table, table
+    assert after["wait_reason"] is None, "a node that answers again: nothing to explain"

@@ -313,7 +313,7 @@ class Scheduler:
         if not targets:
             return False
         started = await dispatch(self._db(), targets, self._health,
-                                 self.settings.scan_limit, self.home_id, self.clock())
+                                 self.settings.scan_limit, self.home_id, self.clock(), self.settings.node_lost_after)
         memory = self.memory  # committed: now memory may follow
         for attempt, script, timeout in started:
             memory.active[attempt.id] = attempt

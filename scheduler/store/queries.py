@@ -24,7 +24,7 @@ RUN_FIELDS = frozenset(
 ATTEMPT_FIELDS = frozenset(
     {"status", "reason", "exit_code", "error", "pid", "pid_start", "ended_at", "stdout_offset", "stderr_offset",
      "parsed_offset", "kill_signal_at", "kill_reason", "progress_done", "progress_total", "progress_message",
-     "progress_at", "log_error", "cleaned"}
+     "progress_at", "log_error", "cleaned", "lost_after"}
 )
 
 
@@ -168,6 +168,11 @@ async def set_node_health(
         " updated_at = ?4",
         (name, state, error, at),
     )
+
+
+async def set_node_down_since(conn: aiosqlite.Connection, name: str, at: str) -> None:
+    """The moment the scheduler began counting a node's outage (its attempts' leases run from it)."""
+    await conn.execute("UPDATE nodes SET down_since = ? WHERE name = ?", (at, name))
 
 
 # --- runs -------------------------------------------------------------------------------------------------
@@ -439,12 +444,12 @@ async def latest_runs_for_partitions(
 
 async def insert_attempt(
     conn: aiosqlite.Connection, run_id: int, number: int, node: str, remote_dir: str, checkpoint_in: str | None,
-    at: str,
+    at: str, lost_after: float | None = None,
 ) -> int:
     cursor = await conn.execute(
-        "INSERT INTO attempts (run_id, number, node, status, remote_dir, checkpoint_in, started_at)"
-        " VALUES (?, ?, ?, 'starting', ?, ?, ?)",
-        (run_id, number, node, remote_dir, checkpoint_in, at),
+        "INSERT INTO attempts (run_id, number, node, status, remote_dir, checkpoint_in, started_at, lost_after)"
+        " VALUES (?, ?, ?, 'starting', ?, ?, ?, ?)",
+        (run_id, number, node, remote_dir, checkpoint_in, at, lost_after),
     )
     assert cursor.lastrowid is not None
     return cursor.lastrowid
