@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from scheduler.engine import ActionResult, Engine
+from scheduler.engine import ActionResult, Engine, NodeView
 from scheduler.errors import UsageError
 from scheduler.jobspec import parse_param_args
 from scheduler.states import TERMINAL, RunStatus
@@ -220,11 +220,19 @@ async def nodes(engine: Engine, args: argparse.Namespace) -> int:
         _json({"nodes": [NodeOut.of(view).model_dump() for view in views]})
         return 0
     rows = [[v.config.name, f"{v.config.host}:{v.config.port}", v.status, f"{v.slots_used}/{v.config.slots}",
-             ",".join(v.config.labels), (v.state.last_error or "") if v.state else ""] for v in views]
-    print_table(["NODE", "ADDRESS", "STATE", "SLOTS", "LABELS", "LAST ERROR"], rows)
+             ",".join(v.config.labels), _node_problem(v)] for v in views]
+    print_table(["NODE", "ADDRESS", "STATE", "SLOTS", "LABELS", "WHY / LAST ERROR"], rows)
     if not engine.scheduler_running():
         print("(no scheduler is running for this home: states are as last seen)", file=sys.stderr)
     return 0
+
+
+def _node_problem(view: NodeView) -> str:
+    if view.state is None:
+        return ""
+    if view.state.quarantined_at:
+        return f"since {view.state.quarantined_at[11:19]} UTC: {view.state.quarantine_reason}"
+    return view.state.last_error or ""
 
 
 async def drain(engine: Engine, args: argparse.Namespace) -> int:

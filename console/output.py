@@ -122,6 +122,11 @@ class NodeOut(Out):
     slots_used: int
     labels: list[str]
     drained: bool
+    #: No new work goes there: too many infrastructure failures in a row (quarantine_reason says which).
+    quarantined: bool
+    quarantine_reason: str | None
+    #: Infrastructure failures in a row so far (launch failed, not sent, vanished, node lost).
+    infra_failures: int
     last_error: str | None
     last_seen_at: str | None
     #: When the scheduler began counting the current outage (None while the node answers).
@@ -133,7 +138,10 @@ class NodeOut(Out):
         state = view.state
         return cls(name=view.config.name, host=view.config.host, port=view.config.port, state=view.status,
                    slots=view.config.slots, slots_used=view.slots_used, labels=view.config.labels,
-                   drained=bool(state and state.drained), last_error=state.last_error if state else None,
+                   drained=bool(state and state.drained), quarantined=bool(state and state.quarantined_at),
+                   quarantine_reason=state.quarantine_reason if state else None,
+                   infra_failures=state.infra_failures if state else 0,
+                   last_error=state.last_error if state else None,
                    last_seen_at=state.last_seen_at if state else None,
                    down_since=state.down_since if state and view.status in ("down", "refused") else None,
                    running=view.running)

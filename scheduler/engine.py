@@ -59,6 +59,8 @@ class NodeView:
     def status(self) -> str:
         if self.state and self.state.drained:
             return "drained"
+        if self.state and self.state.quarantined_at:
+            return "quarantined"
         return self.state.state if self.state else "unknown"
 
 
@@ -228,7 +230,8 @@ class Engine:
 
     async def set_drained(self, node: str, drained: bool, reason: str | None = None,
                           deadline: float | None = None) -> None:
-        """Drain: no new runs go to the node; with a deadline (seconds), runs still there then are preempted."""
+        """Drain: no new runs go to the node; with a deadline (seconds), runs still there then are preempted.
+        Undrain also lifts a quarantine."""
         if node not in {config.name for config in self.node_configs()}:
             raise NotFound(f"node {node!r} is not in {self.home.nodes_file}")
         async with self.db.write() as conn:
@@ -238,6 +241,9 @@ class Engine:
             detail = f"node {node}" + (f", running jobs preempted at {until}" if until else "")
             await q.insert_event(conn, now, "drain" if drained else "undrain", actor=self.actor,
                                  detail=detail + (f": {reason}" if reason else ""))
+            if not drained and await q.lift_quarantine(conn, node, now):
+                await q.insert_event(conn, now, "node_unquarantined", actor=self.actor,
+                                     detail=f"node {node} undrained: its quarantine is lifted, it takes new work again")
 
     async def set_queue_paused(self, queue: str, paused: bool) -> None:
         async with self.db.write() as conn:

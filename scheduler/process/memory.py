@@ -34,6 +34,9 @@ class Memory:
     down_since: dict[str, float] = field(default_factory=dict)
     #: attempt id -> loop time before which it is not relaunched again.
     relaunch_after: dict[int, float] = field(default_factory=dict)
+    #: quarantined node -> loop time of its next health check; nodes being checked right now.
+    quarantine_check_at: dict[str, float] = field(default_factory=dict)
+    checking: set[str] = field(default_factory=set)
 
     def copy(self) -> Memory:
         """A working copy: containers copied, attempts shared (they are frozen)."""
@@ -50,6 +53,8 @@ class Effects:
     launches: list[tuple[Attempt, bytes]] = field(default_factory=list)
     #: node -> ended attempts whose folders to remove.
     cleanups: dict[str, list[Attempt]] = field(default_factory=dict)
+    #: Quarantined nodes to health-check.
+    checks: list[str] = field(default_factory=list)
     #: Probe futures to resolve.
     applied: list[asyncio.Future[None]] = field(default_factory=list)
     #: True when the pass changed the store: another pass may find more to do.

@@ -175,6 +175,35 @@ async def set_node_down_since(conn: aiosqlite.Connection, name: str, at: str) ->
     await conn.execute("UPDATE nodes SET down_since = ? WHERE name = ?", (at, name))
 
 
+async def add_node_infra_failure(conn: aiosqlite.Connection, name: str) -> tuple[int, bool]:
+    """Count one more infrastructure failure in a row on the node: (failures now, already quarantined)."""
+    row = await _one(conn, "UPDATE nodes SET infra_failures = infra_failures + 1 WHERE name = ?"
+                           " RETURNING infra_failures, quarantined_at IS NOT NULL", (name,))
+    return (int(row[0]), bool(row[1])) if row else (0, False)
+
+
+async def reset_node_infra_failures(conn: aiosqlite.Connection, name: str) -> None:
+    """An attempt on the node ended for the job's own reasons: its infrastructure works."""
+    await conn.execute("UPDATE nodes SET infra_failures = 0 WHERE name = ? AND infra_failures != 0", (name,))
+
+
+async def quarantine_node(conn: aiosqlite.Connection, name: str, reason: str, at: str) -> None:
+    await conn.execute("UPDATE nodes SET quarantined_at = ?, quarantine_reason = ?, updated_at = ? WHERE name = ?",
+                       (at, reason, at, name))
+
+
+async def lift_quarantine(conn: aiosqlite.Connection, name: str, at: str) -> bool:
+    """End a node's quarantine and its count of failures; False when it was not quarantined."""
+    cursor = await conn.execute(
+        "UPDATE nodes SET quarantined_at = NULL, quarantine_reason = NULL, infra_failures = 0, updated_at = ?"
+        " WHERE name = ? AND quarantined_at IS NOT NULL", (at, name))
+    return cursor.rowcount == 1
+
+
+async def quarantined_nodes(conn: aiosqlite.Connection) -> list[str]:
+    return [row[0] for row in await _all(conn, "SELECT name FROM nodes WHERE quarantined_at IS NOT NULL")]
+
+
 # --- runs -------------------------------------------------------------------------------------------------
 
 async def find_run_by_key(conn: aiosqlite.Connection, key: str) -> int | None:
