@@ -222,16 +222,20 @@ async def nodes(engine: Engine, args: argparse.Namespace) -> int:
         _json({"nodes": [NodeOut.of(view).model_dump() for view in views]})
         return 0
     rows = [[v.config.name, f"{v.config.host}:{v.config.port}", v.status, f"{v.slots_used}/{v.config.slots}",
-             ",".join(v.config.labels), _node_error(v)] for v in views]
-    print_table(["NODE", "ADDRESS", "STATE", "SLOTS", "LABELS", "LAST ERROR"], rows)
+             ",".join(v.config.labels), _node_problem(v)] for v in views]
+    print_table(["NODE", "ADDRESS", "STATE", "SLOTS", "LABELS", "WHY / LAST ERROR"], rows)
     if not engine.scheduler_running():
         print("(no scheduler is running for this home: states are as last seen)", file=sys.stderr)
     return 0
 
 
-def _node_error(view: NodeView) -> str:
+def _node_problem(view: NodeView) -> str:
     state = view.state
-    return "; ".join(error for error in (state.last_error, state.probe_error) if error) if state else ""
+    if state is None:
+        return ""
+    if state.quarantined_at:
+        return f"since {state.quarantined_at[11:19]} UTC: {state.quarantine_reason}"
+    return "; ".join(error for error in (state.last_error, state.probe_error) if error)
 
 
 async def drain(engine: Engine, args: argparse.Namespace) -> int:

@@ -56,6 +56,8 @@ class AttemptOut(Out):
     checkpoint_in: str | None
     progress: dict[str, Any] | None
     log_error: str | None
+    #: Seconds its node may stay unreachable before it is given up and its run dispatched again.
+    lost_after: float | None = None
 
     @classmethod
     def of(cls, attempt: Attempt) -> AttemptOut:
@@ -66,7 +68,8 @@ class AttemptOut(Out):
         return cls(number=attempt.number, node=attempt.node, status=attempt.status, reason=attempt.reason,
                    exit_code=attempt.exit_code, error=attempt.error, pid=attempt.pid, started_at=attempt.started_at,
                    ended_at=attempt.ended_at, stdout_bytes=attempt.stdout_offset, stderr_bytes=attempt.stderr_offset,
-                   checkpoint_in=attempt.checkpoint_in, progress=progress, log_error=attempt.log_error)
+                   checkpoint_in=attempt.checkpoint_in, progress=progress, log_error=attempt.log_error,
+                   lost_after=attempt.lost_after)
 
 
 class EventOut(Out):
@@ -121,10 +124,17 @@ class NodeOut(Out):
     slots_used: int
     labels: list[str]
     drained: bool
+    #: No new work goes there: too many infrastructure failures in a row (quarantine_reason says which).
+    quarantined: bool
+    quarantine_reason: str | None
+    #: Infrastructure failures in a row so far (launch failed, not sent, vanished, node lost).
+    infra_failures: int
     last_error: str | None
     #: Why its last probe failed although it answered (None once a probe succeeds).
     probe_error: str | None
     last_seen_at: str | None
+    #: When the scheduler began counting the current outage (None while the node answers).
+    down_since: str | None
     running: list[int]
 
     @classmethod
@@ -132,9 +142,14 @@ class NodeOut(Out):
         state = view.state
         return cls(name=view.config.name, host=view.config.host, port=view.config.port, state=view.status,
                    slots=view.config.slots, slots_used=view.slots_used, labels=view.config.labels,
-                   drained=bool(state and state.drained), last_error=state.last_error if state else None,
+                   drained=bool(state and state.drained), quarantined=bool(state and state.quarantined_at),
+                   quarantine_reason=state.quarantine_reason if state else None,
+                   infra_failures=state.infra_failures if state else 0,
+                   last_error=state.last_error if state else None,
                    probe_error=state.probe_error if state else None,
-                   last_seen_at=state.last_seen_at if state else None, running=view.running)
+                   last_seen_at=state.last_seen_at if state else None,
+                   down_since=state.down_since if state and view.status in ("down", "refused") else None,
+                   running=view.running)
 
 
 class QueueOut(Out):

@@ -51,6 +51,9 @@ Bool = Annotated[bool, Strict()]
 ParamValue = Annotated[str | int | float | bool, BeforeValidator(_param_value)]
 
 
+#: A node whose attempts fail this many times in a row for infrastructure reasons takes no new work.
+DEFAULT_QUARANTINE_AFTER = 5
+
 class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -67,6 +70,8 @@ class NodeConfig(Frozen):
     workdir: str = "~/.sluice"
     #: How long this node may stay unreachable before its attempts are given up and dispatched again.
     lost_after: Duration | None = None
+    #: Infrastructure failures in a row (launch failed, not sent, vanished, node lost) that quarantine the node.
+    quarantine_after: Int = Field(default=DEFAULT_QUARANTINE_AFTER, ge=1, le=1000)
 
     @field_validator("host", "workdir")
     @classmethod

@@ -27,6 +27,8 @@ async def load_context(conn: aiosqlite.Connection, nodes: Sequence[NodeConfig], 
         state = drained.get(node.name)
         if state is not None and state.drained:
             usable, why = False, "drained" + (f" ({state.drain_reason})" if state.drain_reason else "")
+        elif state is not None and state.quarantined_at:
+            usable, why = False, f"quarantined ({state.quarantine_reason})"
         slots.append(NodeSlots(node, used.get(node.name, 0), usable, why))
     return DispatchContext(
         queue_paused={row["name"]: bool(row["paused"]) for row in queue_rows},

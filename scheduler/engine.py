@@ -18,8 +18,10 @@ from .context import fill_upstream_blocks, load_context, store_health
 from .errors import NotFound, UsageError
 from .home import Home
 from .jobspec import partition_of, resolve_params
+from .leases import lease_of, unreachable_reason
 from .logstore import LogStore
 from .models import Attempt, Backfill, Checkpoint, Event, NodeState, QueueState, Run, to_iso
+from .process.settings import DEFAULT_LOST_AFTER
 from .states import TERMINAL, RunStatus
 from .store import Database, open_database
 from .store import queries as q
@@ -59,6 +61,8 @@ class NodeView:
     def status(self) -> str:
         if self.state and self.state.drained:
             return "drained"
+        if self.state and self.state.quarantined_at:
+            return "quarantined"
         return self.state.state if self.state else "unknown"
 
 
@@ -226,7 +230,8 @@ class Engine:
 
     async def set_drained(self, node: str, drained: bool, reason: str | None = None,
                           deadline: float | None = None) -> None:
-        """Drain: no new runs go to the node; with a deadline (seconds), runs still there then are preempted."""
+        """Drain: no new runs go to the node; with a deadline (seconds), runs still there then are preempted.
+        Undrain also lifts a quarantine."""
         if node not in {config.name for config in self.node_configs()}:
             raise NotFound(f"node {node!r} is not in {self.home.nodes_file}")
         async with self.db.write() as conn:
@@ -236,6 +241,9 @@ class Engine:
             detail = f"node {node}" + (f", running jobs preempted at {until}" if until else "")
             await q.insert_event(conn, now, "drain" if drained else "undrain", actor=self.actor,
                                  detail=detail + (f": {reason}" if reason else ""))
+            if not drained and await q.lift_quarantine(conn, node, now):
+                await q.insert_event(conn, now, "node_unquarantined", actor=self.actor,
+                                     detail=f"node {node} undrained: its quarantine is lifted, it takes new work again")
 
     async def set_queue_paused(self, queue: str, paused: bool) -> None:
         async with self.db.write() as conn:
@@ -302,16 +310,22 @@ class Engine:
                          running.get(config.name, [])) for config in configs]
 
     async def wait_reasons(self, runs: Sequence[Run]) -> dict[int, str]:
-        """Why each queued or backing-off run is not running, in plain words."""
+        """Why each queued or backing-off run is not running, or a running one's node does not answer, in plain
+        words."""
         reasons: dict[int, str] = {}
         queued = [run for run in runs if run.status == RunStatus.QUEUED]
+        running = [run for run in runs if run.status == RunStatus.RUNNING and run.node]
         for run in runs:
             if run.status == RunStatus.RETRY_WAIT:
                 reasons[run.id] = f"backing off until {(run.next_attempt_at or '')[11:19]} UTC"
-        if not queued:
+        if not queued and not running:
             return reasons
         async with self.db.read() as conn:
-            states = {s.name: (s.state, s.last_error) for s in await q.node_states(conn)}
+            node_states = await q.node_states(conn)
+            reasons.update(await self._unreachable_reasons(conn, running, node_states))
+            if not queued:
+                return reasons
+            states = {s.name: (s.state, s.last_error) for s in node_states}
             context = await load_context(conn, self.node_configs(), store_health(states))
             await fill_upstream_blocks(conn, context, queued)
         idle = "ready: waiting for the scheduler to dispatch it" if self.scheduler_running() else \
@@ -321,6 +335,26 @@ class Engine:
             if blocker is None:
                 _, blocker = context.place(run)
             reasons[run.id] = blocker or idle
+        return reasons
+
+    async def _unreachable_reasons(self, conn: Any, running: Sequence[Run],
+                                   node_states: Sequence[NodeState]) -> dict[int, str]:
+        """Running runs whose node the scheduler last saw unreachable: since when, and when they are given up."""
+        down = {s.name: s.down_since for s in node_states if s.state in ("down", "refused") and s.down_since}
+        affected = [run for run in running if run.node in down]
+        if not affected:
+            return {}
+        attempts = await q.last_attempts(conn, [run.id for run in affected])
+        node_leases = {config.name: config.lost_after for config in self.node_configs()}
+        reasons = {}
+        for run in affected:
+            attempt = attempts.get(run.id)
+            if attempt is None or attempt.node != run.node:
+                continue
+            lease = attempt.lost_after  # as the scheduler counts it; else as it would, with the default
+            if lease is None:
+                lease = lease_of(run.definition, node_leases.get(attempt.node), DEFAULT_LOST_AFTER)
+            reasons[run.id] = unreachable_reason(attempt.node, down[attempt.node], lease)
         return reasons
 
     # --- backfills -----------------------------------------------------------------------------------------

@@ -105,6 +105,8 @@ class Attempt:
     cleaned: bool
     #: When log capture began failing, while it is stalled.
     log_stalled_at: str | None = None
+    #: Seconds its node may stay unreachable before it is given up (None: dispatched before leases were recorded).
+    lost_after: float | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Attempt:
@@ -156,6 +158,10 @@ class NodeState:
     down_since: str | None
     #: Why the node's last probe failed although it answered; None once a probe succeeds.
     probe_error: str | None = None
+    #: Infrastructure failures in a row on this node, and why and since when it takes no new work.
+    infra_failures: int = 0
+    quarantined_at: str | None = None
+    quarantine_reason: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> NodeState:
@@ -169,6 +175,9 @@ class NodeState:
             last_seen_at=row["last_seen_at"],
             down_since=row["down_since"],
             probe_error=row["probe_error"],
+            infra_failures=row["infra_failures"],
+            quarantined_at=row["quarantined_at"],
+            quarantine_reason=row["quarantine_reason"],
         )
 
 

@@ -59,6 +59,10 @@ class EndReason(StrEnum):
     PREEMPTED = "preempted"
 
 
+#: Endings that are the node's fault, not the job's: in a row on one node, they quarantine it.
+INFRA_FAILURES: frozenset[EndReason] = frozenset(
+    {EndReason.LAUNCH_FAILED, EndReason.NOT_SENT, EndReason.VANISHED, EndReason.NODE_LOST})
+
 S = RunStatus
 
 #: Every allowed (from, to) transition of a run, with the action that causes it.

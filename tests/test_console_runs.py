@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from test_console_support import SIZE, app_for, failed_run, settle
+from test_console_support import SIZE, app_for, at, failed_run, settle, start
 
 from console.screens.confirm import ConfirmScreen
 from console.screens.help import HelpScreen
 from console.screens.run_detail import RunDetailScreen
 from console.screens.runs import RunsScreen
 from scheduler.engine import os_user
+from scheduler.store import queries as q
 
 pytest_plugins = ("test_console_support",)
 
@@ -133,3 +134,20 @@ async def test_help_lists_the_keys_of_the_screen(engine):
         descriptions = {description for _, description in app.screen.keys}
         assert {"Retry", "Cancel", "Kill", "Filter", "Tag"} <= descriptions
         await pilot.press("escape")
+
+
+async def test_a_running_run_whose_node_is_unreachable_says_so_in_the_table_and_detail(engine):
+    run_id, _ = await engine.submit("hello", {})
+    await start(engine, run_id, node="n1")
+    async with engine.db.write() as conn:
+        await q.set_node_health(conn, "n1", "down", "connection refused", at(5))
+    expected = (f"node n1 unreachable since {at(5)[11:19]} UTC, the job keeps running there "
+                f"(given up at {at(-5)[11:19]} UTC)")  # no lease recorded: the default, 10 minutes
+    app = app_for(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await _runs_screen(pilot)
+        assert screen.table.reasons.get(run_id) == expected
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(pilot.app.screen, RunDetailScreen)
+        assert expected in str(pilot.app.screen.query_one("#summary").render())

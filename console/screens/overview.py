@@ -140,7 +140,7 @@ class OverviewScreen(SluiceScreen):
             self.notify("select a node first (tab to the nodes table)", severity="warning")
             return
         node = next(node for node in self.loaded.nodes if node.config.name == name)
-        if node.status == "drained":
+        if node.status in ("drained", "quarantined"):  # undrain also lifts a quarantine
             self.sluice.do_action(lambda: self._set_drained(name, False))
             return
         self.sluice.confirm(f"Drain node {name}?\n\nNo new run starts on it; its {node.slots_used} running "
@@ -158,7 +158,8 @@ class OverviewScreen(SluiceScreen):
 
 
 def _node_style(status: str) -> str:
-    return {"up": "green", "down": "bold red", "refused": "bold red", "drained": "yellow"}.get(status, "dim")
+    return {"up": "green", "down": "bold red", "refused": "bold red", "drained": "yellow",
+            "quarantined": "bold magenta"}.get(status, "dim")
 
 
 def _node_note(node: object) -> str:
@@ -167,4 +168,6 @@ def _node_note(node: object) -> str:
         return "not seen by the scheduler yet"
     if state.drained:
         return f"drained: {state.drain_reason}" if state.drain_reason else "drained"
+    if state.quarantined_at:
+        return f"quarantined: {state.quarantine_reason} (D undrains)"
     return "; ".join(error for error in (state.last_error, state.probe_error) if error)

@@ -40,7 +40,7 @@ def summary_text(run: Run, attempt: Attempt | None, reason: str | None, now: dat
 
 def why_line(run: Run, attempt: Attempt | None, reason: str | None) -> Text:
     if reason:
-        return Text(f"waiting: {reason}", style="yellow")
+        return Text(reason if run.status == "running" else f"waiting: {reason}", style="yellow")
     if run.status == "running" and run.cancel_requested:
         return Text(f"kill requested by {run.cancel_requested.get('by', '?')}", style="magenta")
     if run.status == "succeeded":

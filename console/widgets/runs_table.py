@@ -145,7 +145,8 @@ class RunsTable(ScrollView, can_focus=True):
             runs = await engine.runs(run_filter, PAGE, **({"before_id": edge_id} if older else {"after_id": edge_id}))
         if not newest_first:
             runs.reverse()
-        waiting = [run for run in runs if run.status in ("queued", "retry_wait")]
+        # Running runs too: one whose node does not answer says since when and when it is given up.
+        waiting = [run for run in runs if run.status in ("queued", "retry_wait", "running")]
         reasons = await engine.wait_reasons(waiting) if waiting else {}
         ended = [run.id for run in runs if run.status != "queued"]
         attempts = await engine.last_attempts(ended) if ended else {}

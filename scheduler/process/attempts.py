@@ -13,6 +13,7 @@ from ..states import TERMINAL, AttemptStatus, EndReason, RunStatus
 from ..store import queries as q
 from .context import ACTOR, PassContext
 from .inbox import LaunchDone
+from .quarantine import count_ending
 
 
 async def apply_launch(p: PassContext, item: LaunchDone) -> None:
@@ -129,6 +130,7 @@ async def end_attempt(p: PassContext, attempt: Attempt, end: AttemptEnd, run: Ru
     memory.relaunch_after.pop(attempt.id, None)
     memory.timeouts.pop(attempt.run_id, None)
     p.effects.progressed = True
+    await count_ending(p, attempt, end)
     run = run or await q.get_run(p.conn, attempt.run_id)
     assert run is not None
     if run.status != RunStatus.RUNNING or run.attempt != attempt.number:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import aiosqlite
 
+from ..config import NodeConfig
 from ..executor import Executor
 from ..models import to_iso
 from .memory import Effects, Memory
@@ -28,6 +29,10 @@ class PassContext:
     executor: Executor
     rng: random.Random
     home_id: str
+    #: The watched nodes' settings (quarantine_after).
+    nodes: dict[str, NodeConfig] = field(default_factory=dict)
+    #: Nodes whose lost attempts this pass already counted as one infrastructure failure (one outage, one).
+    outages_counted: set[str] = field(default_factory=set)
 
     @property
     def at(self) -> str:

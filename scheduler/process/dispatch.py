@@ -9,6 +9,7 @@ from datetime import datetime
 from ..config import NodeConfig
 from ..context import HealthCheck
 from ..jobspec import attempt_dir, job_script
+from ..leases import lease_of
 from ..models import Attempt, to_iso
 from ..planner import plan_dispatch
 from ..states import RunStatus
@@ -18,7 +19,7 @@ from .context import ACTOR
 
 
 async def dispatch(db: Database, nodes: Sequence[NodeConfig], health: HealthCheck, scan_limit: int,
-                   home_id: str, now: datetime) -> list[tuple[Attempt, bytes, float | None]]:
+                   home_id: str, now: datetime, default_lease: float) -> list[tuple[Attempt, bytes, float | None]]:
     """(attempt, job script, timeout) of each attempt committed as starting by this pass."""
     plan = await plan_dispatch(db, nodes, health, scan_limit)
     if not plan:
@@ -34,7 +35,8 @@ async def dispatch(db: Database, nodes: Sequence[NodeConfig], health: HealthChec
             checkpoint = await q.latest_checkpoint(conn, run.id, current.checkpoint_floor)
             value = checkpoint.value if checkpoint else None
             remote = attempt_dir(node.workdir, home_id, run.id, number)
-            attempt_id = await q.insert_attempt(conn, run.id, number, node.name, remote, value, at)
+            lease = lease_of(current.definition, node.lost_after, default_lease)
+            attempt_id = await q.insert_attempt(conn, run.id, number, node.name, remote, value, at, lease)
             await q.transition_run(conn, run.id, RunStatus.RUNNING, at, kind="dispatched", actor=ACTOR,
                                    detail=f"attempt {number} on {node.name}"
                                    + (" from its latest checkpoint" if value is not None else ""),

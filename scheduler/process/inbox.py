@@ -63,4 +63,12 @@ class SignalOrder:
     fence_ids: list[int] = field(default_factory=list)
 
 
-InboxItem = LaunchDone | ProbeDone | ProbeFailed | FenceSent | CleanupDone
+@dataclass
+class CheckDone:
+    """A quarantined node's health check came back: passed (error None) or why not."""
+
+    node: str
+    error: str | None = None
+
+
+InboxItem = LaunchDone | ProbeDone | ProbeFailed | FenceSent | CleanupDone | CheckDone

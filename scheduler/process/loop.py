@@ -38,11 +38,12 @@ from . import attempts as attempt_steps
 from .cleanup import apply_cleanup, select_cleanups
 from .context import ACTOR, PassContext
 from .dispatch import dispatch
-from .inbox import CleanupDone, FenceSent, InboxItem, LaunchDone, ProbeDone
+from .inbox import CheckDone, CleanupDone, FenceSent, InboxItem, LaunchDone, ProbeDone
 from .kills import kills, resend_term_after_restart
 from .memory import Effects, Memory
 from .nodes import apply_fence, fence_returning, node_health
 from .probe_errors import apply_probe_results
+from .quarantine import apply_check, select_checks
 from .settings import SchedulerSettings
 from .watcher import NodeWatcher, WatchedNode
 
@@ -262,7 +263,7 @@ class Scheduler:
         loop_now = asyncio.get_running_loop().time()
         async with self._db().write() as conn:
             p = PassContext(conn, working, effects, self.clock(), loop_now, self.settings, self.executor,
-                            self.rng, self.home_id)
+                            self.rng, self.home_id, {name: view.config for name, view in self.nodes.items()})
             for item in items:
                 if isinstance(item, LaunchDone):
                     await attempt_steps.apply_launch(p, item)
@@ -270,6 +271,8 @@ class Scheduler:
                     await apply_fence(p, item)
                 elif isinstance(item, CleanupDone):
                     await apply_cleanup(p, item)
+                elif isinstance(item, CheckDone):
+                    await apply_check(p, item)
             for item, outcomes in probes:
                 for outcome in outcomes:
                     await attempt_steps.apply_probe(p, outcome)
@@ -279,6 +282,7 @@ class Scheduler:
             await node_health(p, {name: view.config.lost_after for name, view in self.nodes.items()},
                               await self._definitions(p))
             await fence_returning(p, list(self.nodes))
+            await select_checks(p)
             await attempt_steps.relaunch_starting(p, {name for name in self.nodes if self._reachable(name)})
             await self._due_retries(p)
             if self._cleanup_due(loop_now):
@@ -326,6 +330,8 @@ class Scheduler:
             self._spawn(self._launch(attempt, script))
         for node, cleaned in effects.cleanups.items():
             self._spawn(self._cleanup(node, [a.id for a in cleaned], [a.remote_dir for a in cleaned]))
+        for node in effects.checks:
+            self._spawn(self._check(node))
 
     # --- dispatch and launches ----------------------------------------------------------------------------
 
@@ -345,7 +351,7 @@ class Scheduler:
         if not targets:
             return False
         started = await dispatch(self._db(), targets, self._health,
-                                 self.settings.scan_limit, self.home_id, self.clock())
+                                 self.settings.scan_limit, self.home_id, self.clock(), self.settings.node_lost_after)
         if started:
             crash_point("dispatch_committed")  # test hook: attempts committed as starting, no launch sent
         memory = self.memory  # committed: now memory may follow
@@ -375,11 +381,20 @@ class Scheduler:
             return
         self.report(CleanupDone(node, attempt_ids))
 
+    async def _check(self, node: str) -> None:
+        """A quarantined node's health check after its cool-down."""
+        done = CheckDone(node)
+        try:
+            await self.executor.check(node)
+        except Exception as exc:
+            done.error = str(exc) or type(exc).__name__
+        self.report(done)
+
     # --- run until idle -----------------------------------------------------------------------------------
 
     async def _idle(self) -> bool:
         memory = self.memory
-        if self.inbox or memory.active or memory.launching or memory.fencing or memory.cleaning:
+        if self.inbox or memory.active or memory.launching or memory.fencing or memory.cleaning or memory.checking:
             return False
         if any(view.signals for view in self.nodes.values()):
             return False

@@ -36,6 +36,9 @@ class Memory:
     relaunch_after: dict[int, float] = field(default_factory=dict)
     #: node -> why its last probe failed, as committed (None until read from the store in the first pass).
     probe_errors: dict[str, str] | None = None
+    #: quarantined node -> loop time of its next health check; nodes being checked right now.
+    quarantine_check_at: dict[str, float] = field(default_factory=dict)
+    checking: set[str] = field(default_factory=set)
 
     def copy(self) -> Memory:
         """A working copy: containers copied, attempts shared (they are frozen)."""
@@ -54,6 +57,8 @@ class Effects:
     cleanups: dict[str, list[Attempt]] = field(default_factory=dict)
     #: Attempts whose log capture stall was recorded as over: the loop forgets when it began.
     stalls_ended: list[int] = field(default_factory=list)
+    #: Quarantined nodes to health-check.
+    checks: list[str] = field(default_factory=list)
     #: Probe futures to resolve.
     applied: list[asyncio.Future[None]] = field(default_factory=list)
     #: True when the pass changed the store: another pass may find more to do.

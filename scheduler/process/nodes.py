@@ -5,6 +5,9 @@ only once the lease is over, and a node that answers again has those stale attem
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from ..leases import lease_of
 from ..models import Attempt
 from ..outcomes import AttemptEnd
 from ..states import AttemptStatus, EndReason
@@ -12,14 +15,6 @@ from ..store import queries as q
 from .attempts import end_attempt
 from .context import ACTOR, PassContext
 from .inbox import FenceSent, SignalOrder
-
-
-def lease_of(attempt: Attempt, node_lease: float | None, definition: dict[str, object], default: float) -> float:
-    """Seconds an attempt outlives its node's silence: the job's own lease, else the node's, else the default."""
-    job_lease = definition.get("lost_after")
-    if job_lease is not None:
-        return float(job_lease)  # type: ignore[arg-type]
-    return node_lease if node_lease is not None else default
 
 
 async def node_health(p: PassContext, leases: dict[str, float | None], definitions: dict[int, dict[str, object]]) -> None:
@@ -37,9 +32,17 @@ async def node_health(p: PassContext, leases: dict[str, float | None], definitio
         if state not in ("down", "refused"):
             memory.down_since.pop(name, None)
             continue
-        since = memory.down_since.setdefault(name, p.loop_now)
+        if name not in memory.down_since:
+            # The lease counts from here (a restarted scheduler counts anew: more time, never less), and the
+            # store says so, for the CLI and console to tell when the node's attempts are given up.
+            memory.down_since[name] = p.loop_now
+            await q.set_node_down_since(p.conn, name, p.at)
+        since = memory.down_since[name]
         for attempt in [a for a in memory.active.values() if a.node == name]:
-            lease = lease_of(attempt, leases[name], definitions.get(attempt.run_id, {}), p.settings.node_lost_after)
+            lease = lease_of(definitions.get(attempt.run_id, {}), leases[name], p.settings.node_lost_after)
+            if attempt.lost_after != lease:  # a nodes.toml changed since dispatch: shown as it now counts
+                await q.update_attempt(p.conn, attempt.id, lost_after=lease)
+                attempt = memory.active[attempt.id] = replace(attempt, lost_after=lease)
             if p.loop_now - since >= lease:
                 await end_attempt(p, attempt, AttemptEnd(
                     AttemptStatus.LOST, EndReason.NODE_LOST, None,

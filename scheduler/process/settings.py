@@ -20,3 +20,5 @@ class SchedulerSettings:
     retention: float = 3600.0
     cleanup_interval: float = 60.0
     scan_limit: int = 500
+    #: A quarantined node is health-checked this long after it was quarantined (and after each failed check).
+    quarantine_cooldown: float = 60.0

@@ -24,7 +24,7 @@ RUN_FIELDS = frozenset(
 ATTEMPT_FIELDS = frozenset(
     {"status", "reason", "exit_code", "error", "pid", "pid_start", "ended_at", "stdout_offset", "stderr_offset",
      "parsed_offset", "kill_signal_at", "kill_reason", "progress_done", "progress_total", "progress_message",
-     "progress_at", "log_error", "log_stalled_at", "cleaned"}
+     "progress_at", "log_error", "log_stalled_at", "cleaned", "lost_after"}
 )
 
 
@@ -188,6 +188,40 @@ async def set_probe_error(conn: aiosqlite.Connection, name: str, error: str | No
         " ON CONFLICT(name) DO UPDATE SET probe_error = ?2, updated_at = ?3",
         (name, error, at),
     )
+
+
+async def set_node_down_since(conn: aiosqlite.Connection, name: str, at: str) -> None:
+    """The moment the scheduler began counting a node's outage (its attempts' leases run from it)."""
+    await conn.execute("UPDATE nodes SET down_since = ? WHERE name = ?", (at, name))
+
+
+async def add_node_infra_failure(conn: aiosqlite.Connection, name: str) -> tuple[int, bool]:
+    """Count one more infrastructure failure in a row on the node: (failures now, already quarantined)."""
+    row = await _one(conn, "UPDATE nodes SET infra_failures = infra_failures + 1 WHERE name = ?"
+                           " RETURNING infra_failures, quarantined_at IS NOT NULL", (name,))
+    return (int(row[0]), bool(row[1])) if row else (0, False)
+
+
+async def reset_node_infra_failures(conn: aiosqlite.Connection, name: str) -> None:
+    """An attempt on the node ended for the job's own reasons: its infrastructure works."""
+    await conn.execute("UPDATE nodes SET infra_failures = 0 WHERE name = ? AND infra_failures != 0", (name,))
+
+
+async def quarantine_node(conn: aiosqlite.Connection, name: str, reason: str, at: str) -> None:
+    await conn.execute("UPDATE nodes SET quarantined_at = ?, quarantine_reason = ?, updated_at = ? WHERE name = ?",
+                       (at, reason, at, name))
+
+
+async def lift_quarantine(conn: aiosqlite.Connection, name: str, at: str) -> bool:
+    """End a node's quarantine and its count of failures; False when it was not quarantined."""
+    cursor = await conn.execute(
+        "UPDATE nodes SET quarantined_at = NULL, quarantine_reason = NULL, infra_failures = 0, updated_at = ?"
+        " WHERE name = ? AND quarantined_at IS NOT NULL", (at, name))
+    return cursor.rowcount == 1
+
+
+async def quarantined_nodes(conn: aiosqlite.Connection) -> list[str]:
+    return [row[0] for row in await _all(conn, "SELECT name FROM nodes WHERE quarantined_at IS NOT NULL")]
 
 
 # --- runs -------------------------------------------------------------------------------------------------
@@ -459,12 +493,12 @@ async def latest_runs_for_partitions(
 
 async def insert_attempt(
     conn: aiosqlite.Connection, run_id: int, number: int, node: str, remote_dir: str, checkpoint_in: str | None,
-    at: str,
+    at: str, lost_after: float | None = None,
 ) -> int:
     cursor = await conn.execute(
-        "INSERT INTO attempts (run_id, number, node, status, remote_dir, checkpoint_in, started_at)"
-        " VALUES (?, ?, ?, 'starting', ?, ?, ?)",
-        (run_id, number, node, remote_dir, checkpoint_in, at),
+        "INSERT INTO attempts (run_id, number, node, status, remote_dir, checkpoint_in, started_at, lost_after)"
+        " VALUES (?, ?, ?, 'starting', ?, ?, ?, ?)",
+        (run_id, number, node, remote_dir, checkpoint_in, at, lost_after),
     )
     assert cursor.lastrowid is not None
     return cursor.lastrowid
