@@ -12,7 +12,9 @@ from console.screens.run_detail import RunDetailScreen
 from console.widgets.log_view import LogView
 from scheduler.engine import Engine
 
-TICKER = 'command = "for i in 1 2 3 4 5 6 7 8; do echo tick $i; sleep 0.25; done"\n'
+#: Half its output, then it waits for the test's gate file, then the rest: the test decides when it ends.
+TICKER = ('command = "for i in 1 2 3 4; do echo tick $i; done; while [ ! -e {gate} ]; do sleep 0.05; done; '
+          'for i in 5 6 7 8; do echo tick $i; done"\n')
 
 
 async def _until(pilot, ready, timeout: float = 20.0) -> None:
@@ -25,7 +27,8 @@ async def _until(pilot, ready, timeout: float = 20.0) -> None:
 
 async def test_output_appears_while_the_run_runs(local_fleet, tmp_path):
     cluster = SluiceHome(tmp_path, local_fleet.nodes_toml(slots=2, workdir=str(tmp_path / "workers")))
-    cluster.add_job("ticker", TICKER)
+    gate = tmp_path / "gate"
+    cluster.add_job("ticker", TICKER.format(gate=gate))
     await cluster.start_scheduler()
     engine = await Engine.open(cluster.home)
     try:
@@ -45,6 +48,7 @@ async def test_output_appears_while_the_run_runs(local_fleet, tmp_path):
             await _until(pilot, lambda: "tick 1" in view.lines)
             assert (await engine.run(run_id)).status == "running"  # seen live, not after the fact
             assert "tick 8" not in view.lines
+            gate.touch()
             await _until(pilot, lambda: "tick 8" in view.lines)
             await _until(pilot, lambda: view.ended)
         assert (await engine.run(run_id)).status in ("running", "succeeded")
