@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -28,13 +29,30 @@ def expected_log(lines: int) -> bytes:
 
 async def _start_scheduler_process(home: SluiceHome) -> asyncio.subprocess.Process:
     log_path = home.root / "scheduler.log"
+    started = _starts(home) + 1
     with open(log_path, "ab") as log:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "console.cli", "scheduler", "--home", str(home.home.root), "--poll-interval", "0.2",
             stdout=asyncio.subprocess.DEVNULL, stderr=log)
-    await asyncio.sleep(1.5)
-    assert process.returncode is None, log_path.read_text()
+    deadline = time.monotonic() + 60
+    while _starts(home) < started:  # up once its start is committed, however slow the machine is
+        assert process.returncode is None, log_path.read_text()
+        assert time.monotonic() < deadline, "the scheduler did not start: " + log_path.read_text()
+        await asyncio.sleep(0.05)
     return process
+
+
+def _starts(home: SluiceHome) -> int:
+    """scheduler_started events committed so far (0 before the store exists)."""
+    if not home.home.db_path.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{home.home.db_path}?mode=ro", uri=True, timeout=30)
+    try:
+        return int(conn.execute("SELECT count(*) FROM events WHERE kind = 'scheduler_started'").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0  # not migrated yet
+    finally:
+        conn.close()
 
 
 async def _stop_scheduler_process(process: asyncio.subprocess.Process) -> float:

@@ -13,7 +13,9 @@ DEFAULT_LOST_AFTER = 600.0
 class SchedulerSettings:
     tick: float = 0.2
     poll_interval: float = 0.5
-    max_chunk: int = 4 << 20
+    #: Bytes one probe of a node fetches at most, all attempts and streams together: small enough to cross a
+    #: 1 Mbit/s link well inside the probe timeout, so a backlog always makes progress.
+    max_chunk: int = 1 << 20
     #: The default lease of an unreachable node's attempts (nodes.toml and job files may set their own).
     node_lost_after: float = DEFAULT_LOST_AFTER
     node_check_interval: float = 5.0

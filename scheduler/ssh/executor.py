@@ -70,7 +70,12 @@ class SshExecutor:
             # attempt folder answers "existing"); ending the attempt would start the job a second time.
             raise TargetUnavailable(target, f"launch on {target} gave no readable answer: {detail[:500]}",
                                     sent=True)
-        raise LaunchFailed(f"launch on {target} failed (exit {result.exit_status}): {detail[:500]}")
+        if result.exit_status in NOT_STARTED_EXITS:
+            raise LaunchFailed(f"launch on {target} failed (exit {result.exit_status}): {detail[:500]}")
+        # Any other answer (a slow supervisor that may still start the job, a launcher killed by a signal):
+        # the job may run, so the attempt stays starting and is relaunched; the folder answers for it.
+        raise TargetUnavailable(target, f"launch on {target} unsure (exit {result.exit_status}): {detail[:500]}",
+                                sent=True)
 
     async def probe(self, target: str, requests: list[ProbeRequest], max_bytes: int) -> list[ProbeReport]:
         if not requests:
@@ -122,6 +127,9 @@ class UnparsableProbe(ValueError):
     """The probe's output is not what probe.sh prints (text from a shell startup file, a cut or mixed stream)."""
 
 
+#: launch.sh's exits that prove the job never started and never will: no folder, no script written, a cut
+#: script, no setsid, or abandoned (see launch.sh's `abandon`).
+NOT_STARTED_EXITS = frozenset({70, 72, 73, 74, 76, 77})
 _LAUNCH_ANSWER = re.compile(rb"^(started|existing) ([0-9]+) ([0-9]+)$", re.MULTILINE)
 
 

@@ -7,15 +7,29 @@ d=$1
 want=$2
 case $d in "~/"*) d="$HOME/${d#"~/"}" ;; esac
 umask 077
+# Whoever makes "claim" first decides: the supervisor, which then starts the job, or a launcher giving up on
+# it, which marks the attempt abandoned so that a supervisor arriving late never starts it. Exit 77 therefore
+# means "never started, never will": only then may the attempt be ended and the run go elsewhere.
+abandon() {
+  if mkdir "$d/claim" 2>/dev/null; then
+    mkdir "$d/abandoned"
+    echo "sluice: the job did not start in time; the attempt is abandoned and will never start" >&2
+    exit 77
+  fi
+  [ -d "$d/abandoned" ] && { echo "sluice: the attempt was abandoned before; it never started" >&2; exit 77; }
+  echo "sluice: the job of $d is starting but slow (no pid yet)" >&2
+  exit "$1"
+}
 mkdir -p "${d%/*}" || { echo "sluice: cannot create ${d%/*}" >&2; exit 70; }
 if ! mkdir "$d" 2>/dev/null; then
   cat >/dev/null
   i=0
   # Wait longer than a launcher's own budget, so an earlier launcher that is merely slow is not run over.
-  while [ ! -s "$d/pid" ] && [ $i -lt 1500 ]; do sleep 0.01 2>/dev/null || sleep 1; i=$((i + 1)); done
+  while [ ! -s "$d/pid" ] && [ ! -d "$d/abandoned" ] && [ $i -lt 1500 ]; do
+    sleep 0.01 2>/dev/null || sleep 1; i=$((i + 1))
+  done
   if [ -s "$d/pid" ]; then read -r pid start rest <"$d/pid"; echo "existing $pid $start"; exit 0; fi
-  echo "sluice: attempt folder $d exists but its job never started" >&2
-  exit 71
+  abandon 71
 fi
 cat >"$d/job.sh" || { echo "sluice: cannot write $d/job.sh" >&2; rm -rf "$d"; exit 72; }
 # A link that drops mid-transfer leaves a cut script: never run it (a cut "rm -rf /data/old" is "rm -rf /data/").
@@ -33,6 +47,7 @@ command -v setsid >/dev/null 2>&1 || { echo "sluice: setsid is not installed on 
 # session of its own so cancel can kill its whole process group while the supervisor lives on to record
 # the exit code. The exit code is written then renamed, so a reader never sees half of it.
 setsid sh -c "$READ_PID_START"'
+  mkdir claim 2>/dev/null || exit 0
   setsid sh ./job.sh </dev/null >>stdout 2>>stderr &
   pid=$!
   read_pid_start $pid || pid_start=0
@@ -44,6 +59,6 @@ setsid sh -c "$READ_PID_START"'
 ' sluice-supervisor </dev/null >/dev/null 2>&1 &
 i=0
 while [ ! -s pid ] && [ $i -lt 1000 ]; do sleep 0.01 2>/dev/null || sleep 1; i=$((i + 1)); done
-[ -s pid ] || { echo "sluice: the job did not start within 10 s" >&2; exit 75; }
+[ -s pid ] || abandon 75
 read -r pid start rest <pid
 echo "started $pid $start"

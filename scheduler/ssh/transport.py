@@ -87,6 +87,8 @@ class NodeLink:
             raise TargetUnavailable(self.node.name, message, sent=True) from exc
         finally:
             self._release(channelled)
+        if result.exit_status is not None and channelled in self._connections:
+            self.state, self.last_error = "up", None  # a command completed: whatever failed before, it answers
         if result.exit_status is None:
             # Neither an exit status nor a signal (that is -1): the link dropped under a command that may have
             # run. That is an unreachable node, never an exit code; its partial output is not trusted.
@@ -136,6 +138,9 @@ class NodeLink:
         except (asyncssh.Error, OSError, TimeoutError) as exc:
             self._fail("down", f"{self._where()}: cannot connect: {_describe(exc)}")
             raise TargetUnavailable(self.node.name, self.last_error or "") from exc
+        except ValueError as exc:  # asyncssh's KeyImportError and KeyEncryptionError: a key file it cannot use
+            self._fail("refused", f"{self._where()}: cannot use identity_file {self.node.identity_file}: {exc}")
+            raise TargetUnavailable(self.node.name, self.last_error or "", refused=True) from exc
         channelled = _Channelled(conn, client)
         client.on_lost = lambda exc: self._dropped(channelled, exc)
         self._connections.append(channelled)
@@ -169,10 +174,12 @@ class NodeLink:
                 f"{self.node.host} >> {known_hosts}")
 
     def _fail(self, state: str, message: str) -> None:
+        """A new connection could not be opened; the node changes state only if no connection still works."""
         self._failures += 1
         delay = min(self.settings.reconnect_max, self.settings.reconnect_initial * 2 ** (self._failures - 1))
         self._next_try = time.monotonic() + delay
-        self.state, self.last_error = state, message
+        if not self._connections:
+            self.state, self.last_error = state, message
 
     def _mark_down(self, message: str) -> None:
         if not self._connections:
