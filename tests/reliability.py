@@ -108,3 +108,33 @@ async def wait_all_ended(home: SluiceHome, run_ids: list[int], timeout: float) -
             pending = store_rows(home, f"SELECT id, status FROM runs WHERE status NOT IN ({marks})", *ENDED)
             raise AssertionError(f"runs not ended after {timeout}s: {[tuple(r) for r in pending][:20]}")
         await asyncio.sleep(0.1)
+
+
+def _read(path: Path) -> bytes:
+    return path.read_bytes() if path.exists() else b""
+
+
+def bytes_differing(stored: bytes, written: bytes) -> int:
+    """Bytes that differ in place (same offset) plus the difference in length: a gap of filler at the right
+    offsets counts as its own size only, where `bytes_lost` would count everything after it."""
+    return sum(1 for mine, theirs in zip(stored, written, strict=False) if mine != theirs) + abs(
+        len(stored) - len(written))
+
+
+def store_vs_worker_bytes(home: SluiceHome, in_place: bool = False) -> int:
+    """Every attempt's stdout and stderr: the bastion's log store against the worker's file (ATTEMPT_DIR/stream),
+    by `bytes_lost` (or `bytes_differing` with in_place). A file that does not exist counts as empty."""
+    compare = bytes_differing if in_place else bytes_lost
+    total = 0
+    for row in store_rows(home, "SELECT run_id, number, remote_dir FROM attempts"):
+        for stream in ("stdout", "stderr"):
+            stored = _read(home.home.logs_dir / str(row["run_id"]) / str(row["number"]) / stream)
+            written = _read(Path(row["remote_dir"]) / stream) if row["remote_dir"] else b""
+            total += compare(stored, written)
+    return total
+
+
+def ledger_duplicates(ledger: Path, word: str = "start") -> tuple[int, int]:
+    """(starts, starts beyond the first) for a one-run test whose job appends a line with `word` as it starts."""
+    starts = ledger.read_text().split().count(word) if ledger.exists() else 0
+    return starts, max(0, starts - 1)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import FAST, SluiceHome
+from reliability import FaultFigures, ledger_duplicates, report, store_vs_worker_bytes
 from sshd import OpenSSHServer
 
 from scheduler.localnode import LocalFleet, node_toml_table
@@ -84,14 +85,28 @@ async def test_the_default_lease_outlives_a_65_second_sshd_outage_on_real_openss
         stopped_at = time.monotonic()
         servers[node].stop()  # the job keeps running on the worker: only its sshd is gone
         await eventually(lambda: _is(node_state(home, node), "down"), "node shown down", 30)
+        seen_down = time.monotonic() - stopped_at
         await asyncio.sleep(max(0.0, outage - (time.monotonic() - stopped_at)))  # the outage itself
         during = await home.run_json(run_id)
         servers[node].start()
+        restarted_at = time.monotonic()
         await eventually(lambda: _is(node_state(home, node), "up"), "node shown up again", 30)
+        seen_up = time.monotonic() - restarted_at
         final = await home.wait_ended(run_id, timeout=ticks + 30)
+        recover = time.monotonic() - restarted_at
         logs = await home.cli("logs", str(run_id))
     finally:
         await home.stop_scheduler()
+
+    starts, duplicated = ledger_duplicates(ledger)
+    report(FaultFigures(
+        f"sshd outage of {restarted_at - stopped_at:.0f} s with the default lease ({DEFAULT_LOST_AFTER:g} s), "
+        f"real OpenSSH", "the node's sshd stopped while its job runs on (the job itself untouched), then started",
+        1, int(final["status"] != "succeeded" or starts == 0), duplicated, store_vs_worker_bytes(home),
+        round(recover, 2), "tests/test_lease.py",
+        f"node shown down {seen_down:.1f} s after the stop, up {seen_up:.1f} s after sshd was back; run "
+        f"{during['status']} with {len(during['attempts'])} attempt during the outage; recovery includes the "
+        f"job's remaining ticks ({ticks} ticks at 1 s in all)"))
 
     assert during["status"] == "running" and len(during["attempts"]) == 1, during
     assert ledger.read_text() == "start 1\n", "the job must start exactly once"

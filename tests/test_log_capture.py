@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from harness import SluiceHome
+from reliability import FaultFigures, ledger_duplicates, report, store_vs_worker_bytes
 
 from scheduler.localnode import LocalFleet
 from scheduler.logstore import gap_filler
@@ -54,8 +55,9 @@ async def events_of(home: SluiceHome, kind: str) -> list[dict]:  # type: ignore[
 async def test_a_log_file_cut_short_on_the_bastion_is_recorded_as_a_gap_and_capture_goes_on(
         home: SluiceHome) -> None:
     release = home.root / "release"
+    ledger = home.root / "ledger"
     home.add_job("twice", f"""
-command = '''printf '%s\\n' "$(printf 'a%.0s' $(seq 1000))"; printf 'err one\\n' >&2
+command = '''echo start >> {ledger}; printf '%s\\n' "$(printf 'a%.0s' $(seq 1000))"; printf 'err one\\n' >&2
 while [ ! -e {release} ]; do sleep 0.05; done
 printf 'two: after the gap\\n'; printf 'err two\\n' >&2'''
 """)
@@ -75,10 +77,23 @@ printf 'two: after the gap\\n'; printf 'err two\\n' >&2'''
         stdout_path.unlink()  # someone cleaned HOME/logs
         os.truncate(stderr_path, 3)
         release.touch()
+        cut_at = time.monotonic()
         run = await home.wait_ended(run_id, timeout=20)
+        recover = time.monotonic() - cut_at
         assert run["status"] == "succeeded" and [a["reason"] for a in run["attempts"]] == ["exit"]
         stdout = engine.read_log(run_id, attempt.number, "stdout")
         stderr = engine.read_log(run_id, attempt.number, "stderr")
+    gaps = await events_of(home, "log_gap")
+    starts, duplicated = ledger_duplicates(ledger)
+    report(FaultFigures(
+        "bastion log file cut short while the job runs", "the stdout file in HOME/logs deleted and the stderr "
+        "file truncated to 3 bytes between two writes of the job", 1,
+        int(run["status"] != "succeeded" or starts == 0), duplicated, store_vs_worker_bytes(home, in_place=True),
+        round(recover, 2), "tests/test_log_capture.py",
+        f"log bytes lost counted in place (bastion against worker, byte by byte): the fault removed "
+        f"{len(FIRST_OUT)} + {len(FIRST_ERR) - 3} bytes on the bastion, which stay a gap of filler at their "
+        f"offsets (a filler byte that happens to equal the original is not counted); {len(gaps)} log_gap "
+        f"events; recovery counted from the job's release after the cut"))
     assert stdout == gap_filler(len(FIRST_OUT)) + SECOND_OUT, "later bytes must sit at their own offsets"
     assert stderr == FIRST_ERR[:3] + gap_filler(len(FIRST_ERR) - 3) + SECOND_ERR
     gaps = await events_of(home, "log_gap")
@@ -113,7 +128,8 @@ def small_logs_fs(home: SluiceHome) -> Iterator[Path]:
 async def test_a_full_bastion_disk_stalls_capture_loses_nothing_and_resumes_with_one_event_each(
         home: SluiceHome, small_logs_fs: Path) -> None:
     expected = b"".join(b"%d\n" % i for i in range(1, 200_001))  # about 1.3 MB, far more than 512 KiB
-    home.add_job("chatty", "command = 'seq 1 200000'\n")
+    ledger = home.root / "ledger"
+    home.add_job("chatty", f"command = 'echo start >> {ledger}; seq 1 200000'\n")
     home.add_job("quiet", "command = 'true'\n")
     await home.start_scheduler()
     run_id = await home.submit("chatty")
@@ -138,8 +154,19 @@ async def test_a_full_bastion_disk_stalls_capture_loses_nothing_and_resumes_with
         assert worker_stdout.stat().st_size == len(expected), "nothing is lost on the worker side"
         assert len(await events_of(home, "log_capture_stalled")) == 1, "once per stall, not once per poll"
         assert not await events_of(home, "log_capture_resumed")
+        stalled_offset = attempt.stdout_offset
         assert _mount("-o", "remount,size=64m", str(small_logs_fs)).returncode == 0  # space returns
+        freed_at = time.monotonic()
         run = await home.wait_ended(run_id, timeout=30)
+        recover = time.monotonic() - freed_at
+        starts, duplicated = ledger_duplicates(ledger)
+        report(FaultFigures(
+            "bastion disk full under the log store", "a 512 KiB tmpfs over HOME/logs, a job printing "
+            f"{len(expected)} bytes, 3 quiet jobs run meanwhile; then remounted at 64 MiB", 4,
+            int(run["status"] != "succeeded" or starts == 0), duplicated, store_vs_worker_bytes(home),
+            round(recover, 2), "tests/test_log_capture.py",
+            f"attempt kept running, its committed stdout offset {stalled_offset} of {len(expected)} bytes while "
+            f"the worker held all of them; 3 quiet runs succeeded meanwhile; recovery counted from the remount"))
         assert run["status"] == "succeeded"
         assert engine.read_log(run_id, attempt.number, "stdout") == expected
         final = await engine.attempt(run_id)

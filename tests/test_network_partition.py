@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from harness import FAST, SluiceHome
 from netns import VethNamespace
+from reliability import FaultFigures, ledger_duplicates, report, store_vs_worker_bytes
 from sshd import OpenSSHServer
 
 from scheduler.config import NodeConfig
@@ -101,17 +102,32 @@ max_attempts = 1
         cut_at = time.monotonic()
         veth_namespace.link_down()
         down = await eventually(lambda: node_in(home, "down"), "node shown down", PARTITION + 20)
+        seen_down = time.monotonic() - cut_at
         during = await home.run_json(run_id)
         fetched_at_cut = during["attempts"][0]["stdout_bytes"]
         await asyncio.sleep(max(0.0, PARTITION - (time.monotonic() - cut_at)))  # the partition itself
         written_while_down = stdout.stat().st_size
         veth_namespace.link_up()
+        healed_at = time.monotonic()
         await eventually(lambda: node_in(home, "up"), "node shown up again", 30)
+        seen_up = time.monotonic() - healed_at
         final = await home.wait_ended(run_id, timeout=60)
+        recover = time.monotonic() - healed_at
         logs = await home.cli("logs", str(run_id))
         events = (await home.cli_json("events", "--kind", "node_down"))["events"]
     finally:
         await home.stop_scheduler()
+
+    starts, duplicated = ledger_duplicates(ledger)
+    report(FaultFigures(
+        f"network partition: the link to the worker's sshd down {PARTITION:g} s mid-run (real OpenSSH)",
+        "the namespace's end of the veth set down (packets dropped, nothing refused); keepalive 1 s x 2",
+        1, int(final["status"] != "succeeded" or starts == 0), duplicated, store_vs_worker_bytes(home),
+        round(recover, 2), "tests/test_network_partition.py",
+        f"node shown down {seen_down:.1f} s after the cut, up {seen_up:.1f} s after the link came back; run "
+        f"still running with {len(during['attempts'])} attempt; {fetched_at_cut} bytes fetched at the cut, "
+        f"{written_while_down} on the worker when the link came back; recovery includes the job's remaining "
+        f"ticks (0.25 s each)"))
 
     assert down["last_error"], down
     assert during["status"] == "running" and len(during["attempts"]) == 1, during
@@ -140,14 +156,25 @@ max_attempts = 1
     veth_namespace.slow("1mbit")
     await home.start_scheduler(SETTINGS, **TRANSPORT)
     try:
+        submitted_at = time.monotonic()
         run_id = await home.submit("bulk")
         final = await home.wait_ended(run_id, timeout=90)
+        took = time.monotonic() - submitted_at
         stdout = await worker_stdout(home, run_id)
         logs = await home.cli("logs", str(run_id))
         shown = await node(home)
     finally:
         await home.stop_scheduler()
 
+    shaped = veth_namespace.shaped_stats()
+    starts, duplicated = ledger_duplicates(ledger)
+    report(FaultFigures(
+        f"slow link: {chunks} MiB of incompressible output over a 1 Mbit/s link (real OpenSSH)",
+        "tc tbf rate 1mbit on both ends of the veth, for the whole run",
+        1, int(final["status"] != "succeeded" or starts == 0), duplicated, store_vs_worker_bytes(home),
+        round(took, 2), "tests/test_network_partition.py",
+        f"the link is slow for the whole run, so the time is submit to end (the job itself sleeps 1.5 s); "
+        f"{shaped['bytes']} bytes through the shaper, {shaped['overlimits']} overlimits; node {shown['state']}"))
     assert final["status"] == "succeeded", final
     assert final["attempt"] == 1, final
     assert ledger.read_text() == "start\n"
@@ -156,7 +183,6 @@ max_attempts = 1
     assert len(written) == chunks * chunk + len(b"done\n")
     assert logs.stdout == written, "the bastion's log must be byte-exact"
     assert shown["state"] == "up", shown
-    shaped = veth_namespace.shaped_stats()
     assert shaped["bytes"] >= chunks * chunk and shaped["overlimits"] > 0, f"the tbf did not hold the link: {shaped}"
 
 

@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness import FAST, SluiceHome
+from reliability import FaultFigures, report, store_vs_worker_bytes
 
 from scheduler.localnode import LocalFleet
 from scheduler.models import Attempt
@@ -45,11 +46,13 @@ max_attempts = 1
             nodes = {n["name"]: n for n in (await home.cli_json("nodes"))["nodes"]}
             assert nodes[lost_node]["state"] == "down" and nodes[lost_node]["last_error"]
             await fleet.start_node(lost_node)  # it comes back with the stale attempt still running
+            back_at = time.monotonic()
             for _ in range(100):
                 events = (await home.cli_json("events", "--kind", "fenced"))["events"]
                 if events:
                     break
                 await asyncio.sleep(0.1)
+            fenced_after = time.monotonic() - back_at
             assert events and events[0]["run_id"] == run_id
             await asyncio.sleep(0.5)
             stale_lines = [line for line in side_effects.read_text().splitlines() if line.startswith("1 ")]
@@ -57,8 +60,20 @@ max_attempts = 1
             assert [line for line in side_effects.read_text().splitlines() if line.startswith("1 ")] == stale_lines, \
                 "the fenced attempt must stop its side effects"
             final = await home.wait_ended(run_id, timeout=30)
+            recover = time.monotonic() - back_at
         finally:
             await home.stop_scheduler()
+    lines = side_effects.read_text().splitlines()
+    by_attempt = {number: sum(1 for line in lines if line.split()[0] == number) for number in ("1", "2")}
+    report(FaultFigures(
+        "worker lost past its lease, then back with the stale attempt running", "the in-process sshd of the busy "
+        "node stopped (its detached job runs on), node_lost_after 1.5 s; the node started again after the second "
+        "attempt was dispatched elsewhere", 1, int(final["status"] != "succeeded"),
+        sum(1 for count in by_attempt.values() if count) - 1, store_vs_worker_bytes(home), round(recover, 2),
+        "tests/test_node_loss.py",
+        f"duplicated is the start the lease allows: attempt 2 on another node after attempt 1 was given up "
+        f"(the job has no start ledger; counted from its side-effect lines per attempt: {by_attempt}); fenced "
+        f"event {fenced_after:.1f} s after the node came back; recovery from the node's return until the run ended"))
     assert final["status"] == "succeeded"
     assert final["attempt"] == 2, "a lost node does not use up the job's only attempt"
 

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from harness import FAST, SluiceHome
+from reliability import FaultFigures, ledger_duplicates, report, store_vs_worker_bytes
 
 from scheduler.localnode import LocalFleet
 
@@ -64,15 +65,26 @@ async def test_a_run_whose_end_failed_to_commit_is_still_watched_and_ends(tmp_pa
             try:
                 run_id = await home.submit("quick")
                 await wait_until(lambda: scheduler_errors(db_path, "injected: run end refused") > 0)
+                refused = scheduler_errors(db_path, "injected: run end refused")
                 assert query(db_path, "SELECT status FROM runs WHERE id = ?", (run_id,)) == [("running",)]
                 assert query(db_path, "SELECT status FROM attempts WHERE run_id = ?", (run_id,)) == [("running",)]
             except BaseException:
                 await home.stop_scheduler()
                 raise
+        healed_at = time.monotonic()
         try:
             final = await home.wait_ended(run_id, timeout=30)  # the fault is gone: the end is committed now
+            recover = time.monotonic() - healed_at
         finally:
             await home.stop_scheduler()
+        refused_total = scheduler_errors(db_path, "injected: run end refused")
+    starts, duplicated = ledger_duplicates(ledger)
+    report(FaultFigures(
+        "store fault: the commit that ends a run fails", "a SQLite trigger on the store file aborts the UPDATE "
+        "setting a run succeeded, until it is dropped", 1, int(final["status"] != "succeeded" or starts == 0),
+        duplicated, store_vs_worker_bytes(home), round(recover, 2), "tests/test_scheduler_memory.py",
+        f"run and attempt still running in the store after the job ended; {refused} scheduler_error event(s) "
+        f"when the trigger was checked, {refused_total} in all before it was dropped"))
     assert final["status"] == "succeeded"
     assert ledger.read_text().splitlines() == ["start"], "the job started exactly once"
 
@@ -92,13 +104,27 @@ async def test_a_launch_result_whose_commit_failed_is_recorded_by_a_later_pass(t
             try:
                 run_id = await home.submit("steady")
                 await wait_until(lambda: scheduler_errors(db_path, "injected: start refused") > 0)
+                refused = scheduler_errors(db_path, "injected: start refused")
+                shown = query(db_path, "SELECT status, pid IS NOT NULL FROM attempts WHERE run_id = ?", (run_id,))
             except BaseException:
                 await home.stop_scheduler()
                 raise
+        healed_at = time.monotonic()
         try:
             final = await home.wait_ended(run_id, timeout=30)
+            recover = time.monotonic() - healed_at
         finally:
             await home.stop_scheduler()
+    starts, duplicated = ledger_duplicates(ledger)
+    started_events = query(db_path, "SELECT count(*) FROM events WHERE kind = 'attempt_started' AND run_id = ?",
+                           (run_id,))[0][0]
+    report(FaultFigures(
+        "store fault: the commit recording a launch's answer fails", "a SQLite trigger on the store file aborts "
+        "the INSERT of the attempt_started event, until it is dropped", 1,
+        int(final["status"] != "succeeded" or starts == 0), duplicated, store_vs_worker_bytes(home),
+        round(recover, 2), "tests/test_scheduler_memory.py",
+        f"{refused} scheduler_error event(s) when the trigger was checked; attempt (status, pid recorded) then: "
+        f"{shown}; {started_events} attempt_started event in the end; recovery includes the job's 2 s sleep"))
     assert final["status"] == "succeeded"
     started = query(db_path, "SELECT count(*) FROM events WHERE kind = 'attempt_started' AND run_id = ?", (run_id,))
     assert started == [(1,)], "the launch's answer was kept and committed once the store took it"

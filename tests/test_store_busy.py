@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from harness import SluiceHome
+from reliability import FaultFigures, ledger_duplicates, report, store_vs_worker_bytes
 
 from scheduler.errors import StoreBusy, StoreUnreadable
 from scheduler.store import open_database
@@ -144,12 +146,22 @@ async def test_a_scheduler_outlasts_a_store_locked_past_its_timeout_and_says_so(
         try:
             run_id = await home.submit("steady")
             await home.wait_for(run_id, {"running"})
+            locked_at = time.monotonic()
             holder = _hold_lock(home.home.db_path, 2.5, threading.Event())  # longer than the job
             await asyncio.to_thread(holder.join)
+            released_at = time.monotonic()
             final = await home.wait_ended(run_id, timeout=30)
+            recover = time.monotonic() - released_at
         finally:
             await home.stop_scheduler()
         busy = (await home.cli_json("events", "--kind", "store_busy"))["events"]
+    starts, duplicated = ledger_duplicates(ledger)
+    report(FaultFigures(
+        "store locked past the scheduler's busy timeout", f"another connection holds BEGIN EXCLUSIVE for "
+        f"{released_at - locked_at:.1f} s, SLUICE_BUSY_TIMEOUT=0.3 s, while a 1 s job runs", 1,
+        int(final["status"] != "succeeded" or starts == 0), duplicated, store_vs_worker_bytes(home),
+        round(recover, 2), "tests/test_store_busy.py",
+        f"{len(busy)} store_busy event(s)" + (f", the first: {busy[0]['detail']!r}" if busy else "")))
     assert final["status"] == "succeeded"
     assert ledger.read_text().splitlines() == ["start"]
     assert busy and "lost nothing" in busy[0]["detail"]
