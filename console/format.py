@@ -89,6 +89,9 @@ def attempt_outcome(attempt: Attempt) -> str:
         "cancelled": f"cancelled{_by(attempt.kill_reason)}",
         "node_lost": f"node {attempt.node} lost",
         "launch_failed": "could not be launched",
+        "not_sent": f"launch never reached {attempt.node}",
+        "vanished": f"gone from {attempt.node} without an exit code",
+        "preempted": f"preempted (node {attempt.node} drained)",
         "checkpoint_yield": "yielded at a checkpoint",
     }
     reason = attempt.reason or ""

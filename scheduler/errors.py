@@ -44,3 +44,7 @@ class StoreBusy(SluiceError):
 
     #: EX_TEMPFAIL from sysexits.h: scripts may retry on it.
     exit_code = 75
+
+
+class StoreFailed(SluiceError):
+    """The store could not be opened or written for another reason than its content (disk full, read-only)."""

@@ -31,25 +31,28 @@ class TriggerPass:
         self._last = 0.0
         self._config_error: str | None = None
 
-    async def run(self) -> None:
+    async def run(self, force: bool = False) -> bool:
+        """Create due scheduled runs and finish completed backfills (at most once a second unless forced);
+        True when it changed the store."""
         loop_now = asyncio.get_running_loop().time()
-        if loop_now - self._last < TRIGGER_INTERVAL:
-            return
+        if not force and loop_now - self._last < TRIGGER_INTERVAL:
+            return False
         self._last = loop_now
         try:
             jobs = load_jobs(self.home.jobs_dir)
         except SluiceError as exc:
             await self._report_config_error(str(exc))
-            return
+            return False
         self._config_error = None
         now = self.clock()
+        changed = False
         for job in jobs.values():
             if job.schedule:
                 try:
-                    await self._schedule(job, now)
+                    changed |= await self._schedule(job, now)
                 except SluiceError as exc:
                     await self._report_config_error(f"schedule of job {job.name}: {exc}")
-        await self._finish_backfills()
+        return await self._finish_backfills() or changed
 
     async def _report_config_error(self, message: str) -> None:
         if message == self._config_error:
@@ -58,14 +61,14 @@ class TriggerPass:
         async with self.db.write() as conn:
             await q.insert_event(conn, to_iso(self.clock()), "config_error", actor=ACTOR, detail=message)
 
-    async def _schedule(self, job: JobDefinition, now: datetime) -> None:
+    async def _schedule(self, job: JobDefinition, now: datetime) -> bool:
         """Create each due tick's run once: the tick is unique per job in the store, and recorded with it."""
         assert job.schedule is not None
         async with self.db.write() as conn:
             last = await q.schedule_last_tick(conn, job.name)
             ticks = due_ticks(job.schedule, job.timezone, from_iso(last), now, job.catchup)
             if not ticks:
-                return
+                return False
             new_runs = []
             for tick in ticks:
                 partition = key_for_time(job.partition.kind, tick.astimezone(_zone(job.timezone))) \
@@ -77,8 +80,10 @@ class TriggerPass:
             await q.ensure_queue(conn, job.queue)
             await q.insert_runs(conn, new_runs, to_iso(now), ACTOR)
             await q.set_schedule_last_tick(conn, job.name, to_iso(ticks[-1]))
+        return True
 
-    async def _finish_backfills(self) -> None:
+    async def _finish_backfills(self) -> bool:
+        finished = False
         async with self.db.write() as conn:
             for backfill in await q.active_backfills(conn):
                 if backfill.status != "active":
@@ -90,6 +95,8 @@ class TriggerPass:
                     await q.insert_event(conn, at, "backfill_done", actor=ACTOR,
                                          detail=f"backfill {backfill.id}: " + ", ".join(
                                              f"{n} {status}" for status, n in sorted(counts.items())))
+                    finished = True
+        return finished
 
 
 def _zone(name: str):  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedCont
 
 from scheduler.errors import NotFound
 from scheduler.models import Attempt
+from scheduler.states import ATTEMPT_ENDED
 
 from ..format import attempt_outcome, clock_time, progress_fraction
 from ..messages import RunDetailLoaded
@@ -27,7 +28,7 @@ from .run_detail_parts import attempt_row, checkpoints_text, definition_text, su
 from .run_verbs import RUN_VERB_BINDINGS, RunVerbs
 
 STDERR_LINES = 5
-ENDED_ATTEMPT = ("succeeded", "failed", "cancelled", "timed_out", "lost", "yielded")
+ENDED_ATTEMPT = ATTEMPT_ENDED  # one vocabulary: a preempted attempt's log shows its end too
 NOT_FAILED = ("succeeded", "starting", "running")
 
 

@@ -13,8 +13,9 @@ from .inbox import CleanupDone
 async def select_cleanups(p: PassContext, nodes: set[str]) -> None:
     cutoff = to_iso(p.now - timedelta(seconds=p.settings.retention))
     by_node: dict[str, list[Attempt]] = {}
-    for attempt in await q.attempts_to_clean(p.conn, cutoff):
-        if attempt.node in nodes and attempt.id not in p.memory.cleaning:
+    answering = sorted(name for name in nodes if p.executor.health(name)[0] == "up")
+    for attempt in await q.attempts_to_clean(p.conn, cutoff, answering):
+        if attempt.id not in p.memory.cleaning:
             by_node.setdefault(attempt.node, []).append(attempt)
     for node, attempts in by_node.items():
         p.memory.cleaning.update(a.id for a in attempts)

@@ -85,7 +85,7 @@ class Scheduler:
                 await self._start()
                 while not stop.is_set():
                     progressed = await self._guarded_pass()
-                    if until_idle and not progressed and await self._idle():
+                    if until_idle and not progressed and await self._idle() and not await self._triggers_due():
                         return
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._sleep(stop), self.settings.tick)
@@ -205,7 +205,7 @@ class Scheduler:
             progressed = await self._pass()
             progressed |= await self._dispatch()
             if self.triggers is not None:
-                await self.triggers.run()
+                progressed |= await self.triggers.run()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -214,7 +214,8 @@ class Scheduler:
             return True
         self._last_error = None
         if self._busy_since is not None:
-            await self._report_busy_over()
+            with contextlib.suppress(Exception):  # still busy: said once it answers, by a later pass
+                await self._report_busy_over()
         return progressed
 
     async def _report_failure(self, exc: Exception) -> None:
@@ -235,11 +236,11 @@ class Scheduler:
     async def _report_busy_over(self) -> None:
         assert self._busy_since is not None
         seconds = (self.clock() - self._busy_since).total_seconds()
-        self._busy_since = None
         async with self._db().write() as conn:
             await q.insert_event(conn, to_iso(self.clock()), "store_busy", actor=ACTOR,
                                  detail=f"the store was busy (locked by another connection) for about {seconds:.0f}s; "
                                         "the scheduler waited and lost nothing")
+        self._busy_since = None  # only once the event is committed
 
     async def _pass(self) -> bool:
         items = list(self.inbox)
@@ -392,12 +393,16 @@ class Scheduler:
 
     # --- run until idle -----------------------------------------------------------------------------------
 
+    async def _triggers_due(self) -> bool:
+        """Run the triggers now (not only once a second): a schedule or a finished backfill is work too."""
+        return self.triggers is not None and await self.triggers.run(force=True)
+
     async def _idle(self) -> bool:
         memory = self.memory
         if self.inbox or memory.active or memory.launching or memory.fencing or memory.cleaning or memory.checking:
             return False
-        if any(view.signals for view in self.nodes.values()):
-            return False
+        if any(view.signals and self.executor.health(name)[0] == "up" for name, view in self.nodes.items()):
+            return False  # signals for a node that does not answer wait for it; that is no work for now
         if any(self.executor.health(name)[0] == "unknown" for name, view in self.nodes.items() if not view.retired):
             return False  # not checked yet: it may take work once it answers
         return await q.next_retry_at(self._db().conn) is None

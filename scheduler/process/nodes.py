@@ -39,7 +39,11 @@ async def node_health(p: PassContext, leases: dict[str, float | None], definitio
             await q.set_node_down_since(p.conn, name, p.at)
         since = memory.down_since[name]
         for attempt in [a for a in memory.active.values() if a.node == name]:
-            lease = lease_of(definitions.get(attempt.run_id, {}), leases[name], p.settings.node_lost_after)
+            definition = definitions.get(attempt.run_id)
+            if definition is None:  # the node went down after the definitions were read: read it now
+                run = await q.get_run(p.conn, attempt.run_id)
+                definition = run.definition if run else {}
+            lease = lease_of(definition, leases[name], p.settings.node_lost_after)
             if attempt.lost_after != lease:  # a nodes.toml changed since dispatch: shown as it now counts
                 await q.update_attempt(p.conn, attempt.id, lost_after=lease)
                 attempt = memory.active[attempt.id] = replace(attempt, lost_after=lease)

@@ -20,9 +20,11 @@ async def count_ending(p: PassContext, attempt: Attempt, end: AttemptEnd) -> Non
     if end.reason not in INFRA_FAILURES:
         await q.reset_node_infra_failures(p.conn, node)
         return
-    if end.reason == EndReason.NODE_LOST:
+    if end.reason in (EndReason.NODE_LOST, EndReason.NOT_SENT):
         if node in p.outages_counted:
-            return  # every attempt of one outage ends in the same pass: the outage is one failure
+            # Every attempt of one outage (or of one dropped connection that left launches unsent) ends in
+            # the same pass: the outage is one failure, never a quarantine from a single blip.
+            return
         p.outages_counted.add(node)
     failures, quarantined = await q.add_node_infra_failure(p.conn, node)
     config = p.nodes.get(node)

@@ -100,6 +100,12 @@ class NodeWatcher:
         except ProbeError as exc:
             self._probe_failed(str(exc))
             return
+        except TargetUnavailable as exc:
+            if self.executor.health(self.name)[0] == "up":
+                # The node answers (keepalives pass) but the probe did not come back in time (a hung
+                # filesystem, an overloaded worker): visible on the node and its runs, never silent.
+                self._probe_failed(str(exc))
+            raise
         self._last_probe_error = None
         applied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.port.report(ProbeDone(self.name, list(zip(attempts, reports, strict=True)), applied))

@@ -18,11 +18,11 @@ from typing import Any
 
 import aiosqlite
 
-from ..errors import StoreBusy, StoreTooNew, StoreUnreadable
+from ..errors import StoreBusy, StoreFailed, StoreTooNew, StoreUnreadable
 
 #: Seconds a statement waits for another connection's lock; SLUICE_BUSY_TIMEOUT overrides it.
 BUSY_TIMEOUT = 30.0
-_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+_SQLITE_BUSY, _SQLITE_CORRUPT, _SQLITE_NOTADB = 5, 11, 26
 
 
 def default_busy_timeout() -> float:
@@ -36,7 +36,7 @@ def default_busy_timeout() -> float:
 def is_busy(exc: BaseException) -> bool:
     """True for SQLite's "database is locked" family, which waiting can cure."""
     return isinstance(exc, sqlite3.OperationalError) and (
-        (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (_SQLITE_BUSY, _SQLITE_LOCKED))
+        (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == _SQLITE_BUSY)
 
 
 def store_holders(path: Path) -> list[str]:
@@ -218,8 +218,11 @@ async def open_database(path: Path, busy_timeout: float | None = None) -> Databa
         await conn.close()
         if is_busy(exc):
             raise busy_error(path, timeout) from None
-        raise StoreUnreadable(f"{path}: not a usable Sluice store ({exc}); move it aside or use another --home") \
-            from None
+        if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+            raise StoreUnreadable(f"{path}: not a usable Sluice store ({exc}); move it aside or use another "
+                                  "--home") from None
+        # A full disk, a read-only file, an I/O error: the store itself may be fine, so never say move it aside.
+        raise StoreFailed(f"{path}: the store could not be opened ({exc}); nothing was changed") from None
     except BaseException:
         await conn.close()
         raise

@@ -542,14 +542,20 @@ async def unfenced_lost_attempts(conn: aiosqlite.Connection, nodes: Sequence[str
     return [Attempt.from_row(row) for row in rows]
 
 
-async def attempts_to_clean(conn: aiosqlite.Connection, ended_before: str, limit: int = 200) -> list[Attempt]:
+async def attempts_to_clean(conn: aiosqlite.Connection, ended_before: str, nodes: Sequence[str],
+                            limit: int = 200) -> list[Attempt]:
+    """Ended attempts on these nodes whose worker folders are due for removal (nodes that do not answer are
+    left out by the caller, so their backlog never starves the others)."""
+    if not nodes:
+        return []
     rows = await _all(
         conn,
         "SELECT * FROM attempts WHERE cleaned = 0 AND ended_at < ?"
+        f" AND node IN ({','.join('?' * len(nodes))})"
         " AND (status NOT IN ('starting', 'running', 'lost')"
         " OR (status = 'lost' AND (kill_reason = 'fenced' OR reason != 'node_lost')))"
         " ORDER BY id LIMIT ?",
-        (ended_before, limit),
+        (ended_before, *nodes, limit),
     )
     return [Attempt.from_row(row) for row in rows]
 
