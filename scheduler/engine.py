@@ -7,10 +7,10 @@ import getpass
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from . import backfills as bf
 from .config import NAME_PATTERN, JobDefinition, NodeConfig, load_jobs, load_nodes, load_queues
@@ -25,6 +25,8 @@ from .process.settings import DEFAULT_LOST_AFTER
 from .states import TERMINAL, RunStatus
 from .store import Database, open_database
 from .store import queries as q
+
+T = TypeVar("T")
 
 Clock = Callable[[], datetime]
 
@@ -255,15 +257,20 @@ class Engine:
 
     # --- queries ------------------------------------------------------------------------------------------
 
+    async def _read(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """One query in a read transaction: never a row another task of this process has not committed yet."""
+        async with self.db.read() as conn:
+            return await query(conn, *args)
+
     async def runs(self, run_filter: q.RunFilter = q.RunFilter(), limit: int = 50, before_id: int | None = None,
                    after_id: int | None = None) -> list[Run]:
-        return await q.list_runs(self.db.conn, run_filter, limit, before_id, after_id)
+        return await self._read(q.list_runs, run_filter, limit, before_id, after_id)
 
     async def count_runs(self, run_filter: q.RunFilter = q.RunFilter(), cap: int | None = None) -> int:
-        return await q.count_runs(self.db.conn, run_filter, cap)
+        return await self._read(q.count_runs, run_filter, cap)
 
     async def run(self, run_id: int) -> Run:
-        run = await q.get_run(self.db.conn, run_id)
+        run = await self._read(q.get_run, run_id)
         if run is None:
             raise NotFound(f"run {run_id} does not exist")
         return run
@@ -279,25 +286,27 @@ class Engine:
                              (node.probe_error or node.last_error) if node else None)
 
     async def last_attempts(self, run_ids: Sequence[int]) -> dict[int, Attempt]:
-        return await q.last_attempts(self.db.conn, run_ids)
+        return await self._read(q.last_attempts, run_ids)
 
     async def attempt(self, run_id: int, number: int | None = None) -> Attempt | None:
         run = await self.run(run_id)
-        return await q.attempt_of_run(self.db.conn, run_id, number or run.attempt)
+        return await self._read(q.attempt_of_run, run_id, number or run.attempt)
 
     async def events(self, limit: int = 200, before_id: int | None = None, kind: str | None = None,
                      actor: str | None = None) -> list[Event]:
-        return await q.recent_events(self.db.conn, limit, before_id, kind, actor)
+        return await self._read(q.recent_events, limit, before_id, kind, actor)
 
     async def status_counts(self) -> dict[str, int]:
-        return await q.status_counts(self.db.conn)
+        return await self._read(q.status_counts)
 
     async def queues(self) -> list[QueueState]:
         counts: dict[str, dict[str, int]] = {}
-        for row in await q.queue_status_counts(self.db.conn):
-            counts.setdefault(row["queue"], {})[row["status"]] = row["n"]
+        async with self.db.read() as conn:
+            for row in await q.queue_status_counts(conn):
+                counts.setdefault(row["queue"], {})[row["status"]] = row["n"]
+            rows = await q.queues(conn)
         return [QueueState(row["name"], row["priority"], row["max_running"], bool(row["paused"]),
-                           counts.get(row["name"], {})) for row in await q.queues(self.db.conn)]
+                           counts.get(row["name"], {})) for row in rows]
 
     async def nodes(self) -> list[NodeView]:
         configs = self.node_configs()
@@ -384,10 +393,10 @@ class Engine:
             return await bf.create(conn, definition, fresh, self.now(), self.actor)
 
     async def backfills(self, limit: int = 200) -> list[Backfill]:
-        return await q.list_backfills(self.db.conn, limit)
+        return await self._read(q.list_backfills, limit)
 
     async def backfill_counts(self, backfill_id: int) -> dict[str, int]:
-        return await q.backfill_status_counts(self.db.conn, backfill_id)
+        return await self._read(q.backfill_status_counts, backfill_id)
 
     async def backfill_detail(self, backfill_id: int) -> bf.BackfillDetail:
         async with self.db.read() as conn:
