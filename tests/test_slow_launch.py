@@ -14,7 +14,7 @@ from scheduler.localnode import LocalFleet
 
 
 def _slow_first_setsid(folder: Path) -> Path:
-    """A wrapper putting a `setsid` first on PATH whose first call sleeps well past the launcher's budget (1,000 polls of 10 ms) (a
+    """A wrapper putting a `setsid` first on PATH whose first call waits until the launcher has given up (a
     loaded worker); every call records when the real setsid it ran returned."""
     real = shutil.which("setsid")
     assert real, "setsid (util-linux) is needed on the test machine"
@@ -22,7 +22,11 @@ def _slow_first_setsid(folder: Path) -> Path:
     bin_dir.mkdir(parents=True)
     fake = bin_dir / "setsid"
     fake.write_text("#!/bin/sh\n"
-                    f'if mkdir "{folder}/slow.taken" 2>/dev/null; then sleep 20; slow=1; fi\n'
+                    # The first call (the first launch's supervisor, run in the attempt folder) waits until
+                    # the launcher gave up on it: late by construction, whatever the machine's speed.
+                    f'if mkdir "{folder}/slow.taken" 2>/dev/null; then\n'
+                    '  i=0; while [ ! -d abandoned ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done; slow=1\n'
+                    'fi\n'
                     f'{real} "$@"\n'
                     f'[ -n "${{slow:-}}" ] && touch "{folder}/slow.done"\n'
                     "exit 0\n")
