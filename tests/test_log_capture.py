@@ -150,7 +150,7 @@ async def test_a_full_bastion_disk_stalls_capture_loses_nothing_and_resumes_with
             assert (await home.wait_ended(quiet))["status"] == "succeeded"
         attempt = await engine.attempt(run_id)
         assert attempt is not None and attempt.status == "running", "bytes are missing: the attempt must not end"
-        assert attempt.stdout_offset < 512 * 1024 and attempt.log_error
+        assert attempt.stdout_offset < len(expected) and attempt.log_error  # stalled short of the end
         assert worker_stdout.stat().st_size == len(expected), "nothing is lost on the worker side"
         assert len(await events_of(home, "log_capture_stalled")) == 1, "once per stall, not once per poll"
         assert not await events_of(home, "log_capture_resumed")
