@@ -278,3 +278,11 @@ async def test_retry_failed_is_one_transaction(home: SluiceHome) -> None:
     detail = await home.cli_json("backfill-show", str(created["backfill_id"]))
     assert detail["status"] == "active" and detail["counts"] == {"queued": 6}
     assert len((await home.cli_json("events", "--kind", "backfill_retry_failed"))["events"]) == 1
+
+
+async def test_run_until_idle_returns_only_once_a_finished_backfill_is_marked_done(home: SluiceHome) -> None:
+    created = await home.cli_json("backfill", "daily", "--from", "2026-07-01", "--to", "2026-07-02", "-p", "pause=0")
+    await home.run_until_idle()
+    detail = await home.cli_json("backfill-show", str(created["backfill_id"]))
+    assert detail["counts"] == {"succeeded": 2}
+    assert detail["status"] == "done", "finishing a backfill is work too: idle comes after it"

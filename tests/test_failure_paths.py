@@ -11,7 +11,7 @@ import pytest
 from harness import FAST, SluiceHome
 
 from scheduler.config import NodeConfig
-from scheduler.executor import ProbeRequest
+from scheduler.executor import ProbeRequest, TargetUnavailable
 from scheduler.localnode import LocalFleet
 from scheduler.ssh.executor import LAUNCH_SCRIPT, PROBE_SCRIPT, SshExecutor, parse_probe_output
 
@@ -128,3 +128,20 @@ async def test_scheduled_job_with_list_partitions_is_rejected_at_load(tmp_path: 
                              'values = ["a"]\n')
     result = await home.cli("jobs")
     assert result.code == 2 and "bad_cron.toml" in result.stderr and "not \"list\"" in result.stderr
+
+
+async def test_an_unusable_key_file_refuses_the_node_with_the_reason(tmp_path: Path, fleet: LocalFleet) -> None:
+    bad_key = tmp_path / "not-a-key"
+    bad_key.write_text("this is not a private key\n")
+    [info] = [node for node in fleet.nodes() if node.name == "n1"]
+    node = NodeConfig(name="n1", host=info.host, port=info.port, user=fleet.user, identity_file=str(bad_key),
+                      known_hosts=str(fleet.known_hosts_path))
+    executor = SshExecutor([node])
+    try:
+        with pytest.raises(TargetUnavailable) as refused:
+            await executor.check("n1")
+        state, error = executor.health("n1")
+    finally:
+        await executor.close()
+    assert refused.value.refused
+    assert state == "refused" and error is not None and str(bad_key) in error, "never 'unknown' forever"
