@@ -56,6 +56,13 @@ def test_the_unparsable_message_names_the_line_and_the_likely_cause() -> None:
 # --- end to end, over both SSH servers --------------------------------------------------------------------
 
 
+def _put(path: Path, text: str) -> None:
+    """Write a file the wrapper reads at once (rename), so no probe sees half of it as another message."""
+    partial = path.with_suffix(".partial")
+    partial.write_text(text)
+    partial.replace(path)
+
+
 def _chatty_wrapper(folder: Path) -> Path:
     """A wrapper that, like a chatty shell startup file, prints `say` to stdout before every command; or, when
     `fail` exists, prints it to stderr and exits 3 instead of running the command. `said` counts those runs."""
@@ -140,7 +147,7 @@ async def test_probe_failures_are_one_event_per_message_and_visible_on_node_and_
         run_id = await home.submit("waits")
         await _until(lambda: _launched(home, run_id), "the job to be launched")
 
-        (tmp_path / "shell" / "say").write_text("Welcome!\n")
+        _put(tmp_path / "shell" / "say", "Welcome!\n")
         node = await _error_shows(home, tmp_path, "Welcome!")
         assert "unparsable probe output" in node["probe_error"] and node["state"] == "up"
         failed = await _kinds(home, "probe_failed")
@@ -154,8 +161,8 @@ async def test_probe_failures_are_one_event_per_message_and_visible_on_node_and_
         assert listed["probe_error"] == node["probe_error"]
         assert len((await home.cli_json("events", "--kind", "probe_failed"))["events"]) == 1
 
-        (tmp_path / "shell" / "say").unlink()
-        (tmp_path / "shell" / "fail").write_text("chatty: disk quota exceeded\n")
+        _put(tmp_path / "shell" / "fail", "chatty: disk quota exceeded\n")  # before the greeting goes: no
+        (tmp_path / "shell" / "say").unlink()  # probe in between succeeds and clears the error
         node = await _error_shows(home, tmp_path, "disk quota exceeded")
         assert "exit 3" in node["probe_error"]
         assert len(await _kinds(home, "probe_failed")) == 2, "one event per distinct message, not one per poll"
