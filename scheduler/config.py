@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from . import shellwords
 from .durations import UNIT_FORMS, parse_duration
 from .errors import ConfigError
 
@@ -53,6 +54,14 @@ ParamValue = Annotated[str | int | float | bool, BeforeValidator(_param_value)]
 
 #: A node whose attempts fail this many times in a row for infrastructure reasons takes no new work.
 DEFAULT_QUARANTINE_AFTER = 5
+
+class FieldProblem(ValueError):
+    """A model-level check's complaint about one field, reported under that field's name."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
 
 class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -196,6 +205,19 @@ class JobDefinition(Frozen):
         return name
 
     @model_validator(mode="after")
+    def _placeholders(self) -> JobDefinition:
+        said = shellwords.problems(self.command, self.param_names())
+        if said:
+            raise FieldProblem("command", "; ".join(said))
+        by_variable: dict[str, str] = {}
+        for name in sorted(self.param_names()):
+            other = by_variable.setdefault(name.upper(), name)
+            if other != name:
+                raise FieldProblem("params", f"params {other!r} and {name!r} would both reach the job as "
+                                   f"SLUICE_PARAM_{name.upper()}: rename one")
+        return self
+
+    @model_validator(mode="after")
     def _partition_param(self) -> JobDefinition:
         if self.catchup and not self.schedule:
             raise ValueError("catchup = true needs a schedule")
@@ -246,7 +268,11 @@ def format_validation_error(source: str, error: ValidationError) -> str:
     """One paragraph naming the file, each field path and what is expected."""
     problems = []
     for item in error.errors():
-        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        raised = item.get("ctx", {}).get("error")
+        path = ".".join(str(part) for part in item["loc"])
+        if isinstance(raised, FieldProblem):
+            path = ".".join(filter(None, [path, raised.field]))
+        path = path or "(top level)"
         problems.append(f"{path}: {_problem(item)}")
     return f"{source}: " + "; ".join(problems)
 

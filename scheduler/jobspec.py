@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import shlex
 from typing import Any
 
+from . import shellwords
 from .config import JobDefinition
 from .errors import UsageError
 from .models import Run
 
-_PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MAX_PARAM_BYTES = 128 * 1024
 
 
@@ -48,7 +47,7 @@ def resolve_params(job: JobDefinition, given: dict[str, Any], partition: str | N
     for name, value in resolved.items():
         if "\x00" in value:
             raise UsageError(f"job {job.name}: param {name} contains a NUL byte, which no shell can pass on")
-        if len(value.encode()) > MAX_PARAM_BYTES:
+        if len(value.encode("utf-8", "surrogateescape")) > MAX_PARAM_BYTES:
             raise UsageError(f"job {job.name}: param {name} is longer than {MAX_PARAM_BYTES} bytes")
     return resolved
 
@@ -73,12 +72,8 @@ def _as_text(value: Any) -> str:
 
 
 def render_command(command: str, params: dict[str, str]) -> str:
-    """Fill {name} placeholders of declared params with shell-quoted values; ${VAR} and others stay as written."""
-    def fill(match: re.Match[str]) -> str:
-        name = match.group(1)
-        return shlex.quote(params[name]) if name in params else match.group(0)
-
-    return _PLACEHOLDER.sub(fill, command)
+    """Fill the {name} placeholders of declared params, each quoted for the shell context it stands in."""
+    return shellwords.render(command, params)
 
 
 def attempt_dir(workdir: str, home_id: str, run_id: int, attempt: int) -> str:
@@ -114,4 +109,5 @@ def job_script(run: Run, attempt: int, checkpoint: str | None) -> bytes:
     else:
         lines.append('cd "$HOME" || exit 126')
     lines.append(render_command(definition["command"], run.params))
-    return ("\n".join(lines) + "\n").encode()
+    # A value from the command line that is not UTF-8 holds its bytes as surrogates: send the bytes.
+    return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")

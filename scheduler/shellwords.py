@@ -1,0 +1,441 @@
+"""Where each `{param}` placeholder of a job's command stands in the shell's grammar, and its rendering there.
+
+A value is safe only if it is quoted for the exact context it lands in (STYLE 16): `shlex.quote` is right for
+an unquoted word and wrong inside quotes. So the command is lexed once, the way `sh` reads it, and each
+placeholder gets the context it stands in. Contexts that cannot be made safe (backticks, arithmetic, `${...}`,
+here-documents, case patterns, `$'...'`) are refused when the job is loaded, with the fix.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+#: A placeholder: `{name}` with an identifier inside. `${VAR}`, `{a,b}`, `{}` and `{ cmd; }` are not placeholders.
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+#: Contexts a value can be rendered into.
+UNQUOTED = "unquoted"
+DOUBLE_QUOTED = "double-quoted"
+SINGLE_QUOTED = "single-quoted"
+RENDERED = frozenset({UNQUOTED, DOUBLE_QUOTED, SINGLE_QUOTED})
+#: Where the shell neither runs nor expands text: a placeholder there stays as written.
+COMMENT = "in a comment"
+QUOTED_HEREDOC = "in a here-document with a quoted delimiter"
+#: Where braces stand for themselves, so an undeclared `{name}` is literal text, not a typo.
+LITERAL = frozenset({SINGLE_QUOTED, COMMENT, QUOTED_HEREDOC})
+
+#: Contexts that cannot be made safe, each with the fix offered to the job's author.
+UNSAFE_FIXES = {
+    "inside backticks": "use $( ... ) instead of backticks",
+    "in an arithmetic expansion": 'check the value is a number first, e.g. case "$SLUICE_PARAM_{NAME}" in '
+                                  "*[!0-9]*) exit 2;; esac, then use $SLUICE_PARAM_{NAME} in the arithmetic",
+    "in a ${...} expansion": "use the environment variable instead, e.g. ${{VAR:-$SLUICE_PARAM_{NAME}}}",
+    "in a here-document": 'use "$SLUICE_PARAM_{NAME}" in the here-document, or pass the value as an argument',
+    QUOTED_HEREDOC: "use an unquoted delimiter and \"$SLUICE_PARAM_{NAME}\" in the here-document",
+    "in a here-document delimiter": "write the delimiter literally",
+    "in a case pattern": 'compare with [ "$x" = {{{name}}} ] instead, or use "$SLUICE_PARAM_{NAME}" in the pattern',
+    "inside $'...' quotes": "use '...' or \"...\" quotes",
+}
+
+
+class CommandSyntaxError(ValueError):
+    """The command's quoting cannot be read (an unterminated quote or substitution)."""
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """One `{name}` of the command: where it stands and in which context."""
+
+    name: str
+    start: int
+    end: int
+    context: str
+
+    def fix(self) -> str:
+        return UNSAFE_FIXES[self.context].format(NAME=self.name.upper(), name=self.name)
+
+
+def find_placeholders(command: str) -> list[Placeholder]:
+    """Every identifier placeholder of the command, in order, with its shell context."""
+    lexer = _Lexer(command)
+    lexer.command(stop=None)
+    if lexer.heredocs:
+        lexer.heredoc_bodies()
+    return lexer.found
+
+
+def problems(command: str, declared: set[str]) -> list[str]:
+    """Why the command cannot take these params safely: unsafe contexts, undeclared names, unreadable quoting."""
+    try:
+        found = find_placeholders(command)
+    except CommandSyntaxError as exc:
+        return [str(exc)]
+    names = ", ".join(sorted(declared)) or "none"
+    said: list[str] = []
+    for spot in found:
+        if spot.name not in declared:
+            if spot.context in LITERAL:
+                continue
+            said.append(f"{{{spot.name}}} names no declared param (declared: {names}); declare it under [params], "
+                        f"or write it as '{{{spot.name}}}' if the braces are meant literally")
+        elif spot.context not in RENDERED and spot.context != COMMENT:
+            said.append(f"{{{spot.name}}} stands {spot.context}, where no value can be quoted safely: "
+                        f"{spot.fix()}")
+    return list(dict.fromkeys(said))
+
+
+def render(command: str, params: dict[str, str]) -> str:
+    """The command with each declared placeholder replaced by its value, quoted for its context."""
+    pieces: list[str] = []
+    done = 0
+    for spot in find_placeholders(command):
+        if spot.name not in params or spot.context == COMMENT:
+            continue
+        if spot.context not in RENDERED:
+            raise CommandSyntaxError(f"{{{spot.name}}} stands {spot.context}: {spot.fix()}")
+        pieces += [command[done:spot.start], quote_for(spot.context, params[spot.name])]
+        done = spot.end
+    return "".join(pieces) + command[done:]
+
+
+def quote_for(context: str, value: str) -> str:
+    """The value as shell text that means exactly the value in this context."""
+    if context == UNQUOTED:
+        return shlex.quote(value)
+    if context == DOUBLE_QUOTED:
+        # Inside "...", only these four are special (a backslash-newline too, which escaping \ covers).
+        return re.sub(r'([\\"$`])', r"\\\1", value)
+    # Inside '...': close the quote, add the value as its own quoted word, reopen.
+    return "'" + shlex.quote(value) + "'"
+
+
+_OPERATOR_CHARS = ";&|<>()\n"
+_BLANK = " \t"
+#: Words after which the next word starts a command again.
+_KEEP_COMMAND_START = frozenset({"then", "do", "else", "elif", "if", "while", "until", "!", "{", "}", "time"})
+
+
+class _Lexer:
+    """A reader of POSIX sh syntax just deep enough to know each placeholder's context."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.found: list[Placeholder] = []
+        #: Here-documents whose bodies start after the current line: (delimiter, quoted, strip tabs).
+        self.heredocs: list[tuple[str, bool, bool]] = []
+        #: Set while a case pattern is read: every placeholder in it is refused.
+        self.in_pattern = False
+
+    # -- helpers
+    def peek(self, offset: int = 0) -> str:
+        at = self.pos + offset
+        return self.text[at] if at < len(self.text) else ""
+
+    def starts(self, prefix: str) -> bool:
+        return self.text.startswith(prefix, self.pos)
+
+    def record(self, match: re.Match[str], context: str) -> None:
+        if self.in_pattern and context in RENDERED:
+            context = "in a case pattern"
+        self.found.append(Placeholder(match.group(1), match.start(), match.end(), context))
+
+    def record_region(self, start: int, end: int, context: str) -> None:
+        for match in PLACEHOLDER.finditer(self.text, start, end):
+            self.found.append(Placeholder(match.group(1), match.start(), match.end(), context))
+
+    def fail(self, what: str, start: int) -> CommandSyntaxError:
+        line = self.text.count("\n", 0, start) + 1
+        return CommandSyntaxError(f"cannot read the command's quoting: {what} opened on line {line} is never "
+                                  "closed")
+
+    # -- the command level
+    def command(self, stop: str | None) -> None:
+        """Read commands until `stop` (the `)` closing a `$(`) or the end; a case statement is tracked."""
+        opened = self.pos
+        depth = 0
+        case: list[str] = []  # per open case: "subject", "in", "pattern" or "body"
+        at_start = True
+        word: list[str] | None = None  # the plain text of the current word, None if it has quoting in it
+        in_word = False
+
+        def end_word() -> None:
+            nonlocal in_word, word, at_start
+            if not in_word:
+                return
+            text = "".join(word) if word is not None else None
+            in_word, word = False, []
+            state = case[-1] if case else None
+            if state == "subject":
+                case[-1] = "in"
+            elif state == "in":
+                case[-1] = "pattern" if text == "in" else "in"
+            elif text == "esac" and (state == "pattern" or (state == "body" and at_start)):
+                case.pop()
+                at_start = False
+            elif at_start and text == "case":
+                case.append("subject")
+                at_start = False
+            elif not (at_start and text in _KEEP_COMMAND_START):
+                at_start = False
+            self.in_pattern = bool(case) and case[-1] == "pattern"
+
+        word = []
+        while self.pos < len(self.text):
+            ch = self.peek()
+            if ch in _BLANK:
+                end_word()
+                self.pos += 1
+                continue
+            if ch == "\\" and self.peek(1) == "\n":
+                self.pos += 2
+                continue
+            if ch == "#" and not in_word:
+                end = self.text.find("\n", self.pos)
+                end = len(self.text) if end < 0 else end
+                self.record_region(self.pos, end, COMMENT)
+                self.pos = end
+                continue
+            if ch in _OPERATOR_CHARS:
+                end_word()
+                if ch == ")" and case and case[-1] == "pattern":
+                    case[-1] = "body"
+                    self.in_pattern = False
+                    at_start = True
+                    self.pos += 1
+                    continue
+                if ch == "(" and case and case[-1] == "pattern":
+                    self.pos += 1
+                    continue
+                if ch == ")":
+                    if depth == 0 and stop == ")":
+                        self.pos += 1
+                        return
+                    depth -= 1
+                    self.pos += 1
+                    at_start = False
+                    continue
+                if ch == "(":
+                    if at_start and self.starts("(("):
+                        self.arithmetic(2)
+                        at_start = False
+                        continue
+                    depth += 1
+                    self.pos += 1
+                    at_start = True
+                    continue
+                if self.starts(";;") or self.starts(";&"):
+                    self.pos += 3 if self.starts(";;&") else 2
+                    if case:
+                        case[-1] = "pattern"
+                        self.in_pattern = True
+                    at_start = True
+                    continue
+                if ch == "<" and self.starts("<<") and not self.starts("<<<"):
+                    self.heredoc_operator()
+                    continue
+                if ch == "\n":
+                    self.pos += 1
+                    if self.heredocs:
+                        self.heredoc_bodies()
+                    if not (case and case[-1] in ("in", "subject")):
+                        at_start = True
+                    continue
+                if ch in "<>":
+                    self.pos += 1
+                    continue
+                self.pos += 1
+                at_start = True
+                continue
+            if not in_word:
+                in_word, word = True, []
+            if not self.word_part(UNQUOTED, word):
+                word = None
+        end_word()
+        if stop is not None:
+            raise self.fail("a $( substitution", opened)
+
+    def word_part(self, context: str, plain: list[str] | None) -> bool:
+        """Read one piece of a word at pos; True if it was a plain character (kept in `plain`)."""
+        ch = self.peek()
+        if ch == "'":
+            self.single_quoted()
+            return False
+        if ch == '"':
+            self.pos += 1
+            self.double_quoted()
+            return False
+        if ch == "\\":
+            self.pos += 2
+            return False
+        if ch == "$":
+            self.dollar()
+            return False
+        if ch == "`":
+            self.backticks()
+            return False
+        if ch == "{" and (match := PLACEHOLDER.match(self.text, self.pos)):
+            self.record(match, context)
+            self.pos = match.end()
+            return False
+        if plain is not None:
+            plain.append(ch)
+        self.pos += 1
+        return True
+
+    # -- quotes and expansions
+    def single_quoted(self) -> None:
+        start = self.pos
+        end = self.text.find("'", start + 1)
+        if end < 0:
+            raise self.fail("a single quote", start)
+        self.record_quoted(start + 1, end, SINGLE_QUOTED)
+        self.pos = end + 1
+
+    def record_quoted(self, start: int, end: int, context: str) -> None:
+        for match in PLACEHOLDER.finditer(self.text, start, end):
+            self.record(match, context)
+
+    def double_quoted(self) -> None:
+        """Read after an opening `"` up to and including the closing one."""
+        start = self.pos - 1
+        while self.pos < len(self.text):
+            ch = self.peek()
+            if ch == '"':
+                self.pos += 1
+                return
+            if ch == "\\":
+                self.pos += 2
+            elif ch == "$":
+                self.dollar()
+            elif ch == "`":
+                self.backticks()
+            elif ch == "{" and (match := PLACEHOLDER.match(self.text, self.pos)):
+                self.record(match, DOUBLE_QUOTED)
+                self.pos = match.end()
+            else:
+                self.pos += 1
+        raise self.fail("a double quote", start)
+
+    def dollar(self) -> None:
+        if self.starts("$(("):
+            self.arithmetic(3)
+        elif self.starts("$("):
+            self.pos += 2
+            outer = self.in_pattern
+            self.in_pattern = False
+            self.command(stop=")")
+            self.in_pattern = outer
+        elif self.starts("${"):
+            self.parameter_expansion()
+        elif self.starts("$'"):
+            start = self.pos
+            end = self.pos + 2
+            while end < len(self.text) and self.text[end] != "'":
+                end += 2 if self.text[end] == "\\" else 1
+            if end >= len(self.text):
+                raise self.fail("a $' quote", start)
+            self.record_region(start, end, "inside $'...' quotes")
+            self.pos = end + 1
+        elif self.starts('$"'):
+            self.pos += 2
+            self.double_quoted()
+        else:
+            self.pos += 2 if self.peek(1) in "$#?!@*-0123456789" and self.peek(1) else 1
+
+    def backticks(self) -> None:
+        start = self.pos
+        end = self.pos + 1
+        while end < len(self.text) and self.text[end] != "`":
+            end += 2 if self.text[end] == "\\" else 1
+        if end >= len(self.text):
+            raise self.fail("a backtick", start)
+        self.record_region(start, end, "inside backticks")
+        self.pos = end + 1
+
+    def arithmetic(self, opening: int) -> None:
+        start = self.pos
+        depth = 0
+        at = self.pos + opening
+        while at < len(self.text):
+            ch = self.text[at]
+            if ch == "(":
+                depth += 1
+            elif ch == ")":
+                if depth == 0 and self.text.startswith("))", at):
+                    self.record_region(start, at, "in an arithmetic expansion")
+                    self.pos = at + 2
+                    return
+                depth -= 1
+            at += 1
+        raise self.fail("an arithmetic expansion", start)
+
+    def parameter_expansion(self) -> None:
+        start = self.pos
+        depth = 0
+        at = self.pos + 2
+        quote = ""
+        while at < len(self.text):
+            ch = self.text[at]
+            if quote:
+                if ch == "\\" and quote == '"':
+                    at += 1
+                elif ch == quote:
+                    quote = ""
+            elif ch in "'\"":
+                quote = ch
+            elif ch == "\\":
+                at += 1
+            elif ch == "{":
+                depth += 1
+            elif ch == "}":
+                if depth == 0:
+                    self.record_region(start, at, "in a ${...} expansion")
+                    self.pos = at + 1
+                    return
+                depth -= 1
+            at += 1
+        raise self.fail("a ${ expansion", start)
+
+    # -- here-documents
+    def heredoc_operator(self) -> None:
+        self.pos += 2
+        strip_tabs = self.peek() == "-"
+        if strip_tabs:
+            self.pos += 1
+        while self.peek() in _BLANK and self.peek():
+            self.pos += 1
+        start = self.pos
+        while self.pos < len(self.text) and self.peek() not in _BLANK + _OPERATOR_CHARS:
+            ch = self.peek()
+            if ch in "'\"":
+                end = self.text.find(ch, self.pos + 1)
+                if end < 0:
+                    raise self.fail("a quote in a here-document delimiter", self.pos)
+                self.pos = end + 1
+            else:
+                self.pos += 2 if ch == "\\" else 1
+        raw = self.text[start:self.pos]
+        self.record_region(start, self.pos, "in a here-document delimiter")
+        quoted = any(ch in raw for ch in "'\"\\")
+        delimiter = re.sub(r"\\(.)", r"\1", raw).replace("'", "").replace('"', "")
+        self.heredocs.append((delimiter, quoted, strip_tabs))
+
+    def heredoc_bodies(self) -> None:
+        """Read the bodies of the pending here-documents, which start at pos (just after a newline)."""
+        for delimiter, quoted, strip_tabs in self.heredocs:
+            start = self.pos
+            while True:
+                if self.pos >= len(self.text):
+                    raise self.fail(f"a here-document (until {delimiter!r})", start)
+                end = self.text.find("\n", self.pos)
+                end = len(self.text) if end < 0 else end
+                line = self.text[self.pos:end]
+                if (line.lstrip("\t") if strip_tabs else line) == delimiter:
+                    self.record_region(start, self.pos, QUOTED_HEREDOC if quoted else "in a here-document")
+                    self.pos = min(end + 1, len(self.text))
+                    break
+                self.pos = end + 1
+        self.heredocs = []
