@@ -145,7 +145,10 @@ class JobDefinition(Frozen):
     queue: str = Field(default="default", pattern=NAME_PATTERN)
     priority: Int = Field(default=0, ge=-1_000_000, le=1_000_000)
     timeout: Duration | None = None
-    workdir: str | None = None
+    #: Where the job runs: an absolute path, or one relative to the login's home (`~` or `~/x` or `x`).
+    workdir: str | None = Field(default=None, min_length=1, max_length=4096)
+    #: The job's umask (octal, e.g. "027"); without it the job keeps the login's umask.
+    umask: str | None = Field(default=None, pattern=r"^0?[0-7]{3}$")
     env: dict[str, str] = Field(default_factory=dict)
     labels: list[str] = Field(default_factory=list)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
@@ -168,6 +171,16 @@ class JobDefinition(Frozen):
             if not re.match(PARAM_PATTERN, name):
                 raise ValueError(f"param name {name!r} must be letters, digits and _, not starting with a digit")
         return params
+
+    @field_validator("workdir")
+    @classmethod
+    def _workdir(cls, workdir: str | None) -> str | None:
+        if workdir is not None and re.match(r"~[^/]", workdir):
+            raise ValueError("~user is not supported: write the absolute path, or a path from the login's home "
+                             "such as ~/data")
+        if workdir is not None and any(ord(ch) < 32 for ch in workdir):
+            raise ValueError("must not contain control characters")
+        return workdir
 
     @field_validator("env")
     @classmethod
@@ -236,6 +249,7 @@ class JobDefinition(Frozen):
 _PATTERN_WORDS = {
     NAME_PATTERN: "expected letters, digits, '_', '.' or '-', starting with a letter or digit (at most 128)",
     PARAM_PATTERN: "expected letters, digits and '_', not starting with a digit (at most 64)",
+    r"^0?[0-7]{3}$": "expected an octal umask such as \"022\" or \"0027\"",
 }
 
 

@@ -102,12 +102,18 @@ def job_script(run: Run, attempt: int, checkpoint: str | None) -> bytes:
         lines.append(f"export SLUICE_CHECKPOINT={shlex.quote(checkpoint.replace(chr(0), ''))}")
     else:
         lines.append("unset SLUICE_CHECKPOINT")
-    workdir = definition.get("workdir")
-    if workdir:
-        target = '"$HOME"/' + shlex.quote(workdir[2:]) if workdir.startswith("~/") else shlex.quote(workdir)
-        lines.append(f"cd {target} || {{ echo sluice: cannot cd to {shlex.quote(workdir)} >&2; exit 126; }}")
-    else:
-        lines.append('cd "$HOME" || exit 126')
+    if definition.get("umask"):
+        lines.append(f"umask {definition['umask']}")
+    target = _cd_target(definition.get("workdir") or "~")
+    lines.append(f"cd {target} || {{ echo sluice: cannot cd to {target} >&2; exit 126; }}")
     lines.append(render_command(definition["command"], run.params))
     # A value from the command line that is not UTF-8 holds its bytes as surrogates: send the bytes.
     return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
+
+
+def _cd_target(workdir: str) -> str:
+    """The workdir as shell text: absolute as written, anything else from the login's home (`~` is the home)."""
+    if workdir.startswith("/"):
+        return shlex.quote(workdir)
+    rest = workdir.removeprefix("~").removeprefix("/")
+    return '"$HOME"' + ("/" + shlex.quote(rest) if rest else "")

@@ -6,6 +6,8 @@ set -u
 d=$1
 want=$2
 case $d in "~/"*) d="$HOME/${d#"~/"}" ;; esac
+# Sluice's own files are private; the job gets the login's umask back (job.sh sets the job's own, if any).
+login_umask=$(umask)
 umask 077
 # Whoever makes "claim" first decides: the supervisor, which then starts the job, or a launcher giving up on
 # it, which marks the attempt abandoned so that a supervisor arriving late never starts it. Exit 77 therefore
@@ -48,7 +50,7 @@ command -v setsid >/dev/null 2>&1 || { echo "sluice: setsid is not installed on 
 # the exit code. The exit code is written then renamed, so a reader never sees half of it.
 setsid sh -c "$READ_PID_START"'
   mkdir claim 2>/dev/null || exit 0
-  setsid sh ./job.sh </dev/null >>stdout 2>>stderr &
+  (umask '"$login_umask"' && exec setsid sh ./job.sh) </dev/null >>stdout 2>>stderr &
   pid=$!
   read_pid_start $pid || pid_start=0
   start=$pid_start
