@@ -137,6 +137,25 @@ class PartitionSpec(Frozen):
         return self
 
 
+#: Variables a secret may not replace: the worker's shell and Sluice's launcher need them as they are.
+RESERVED_SECRET_NAMES = frozenset({"PATH", "HOME", "IFS", "SHELL", "USER", "LOGNAME", "PWD", "OLDPWD", "ENV",
+                                   "CDPATH", "READ_PID_START"})
+SECRET_NAME_PATTERN = r"^[A-Z_][A-Z0-9_]{0,127}$"
+
+
+class SecretSource(Frozen):
+    """Where the scheduler reads one secret when it dispatches: an environment variable or a file on the bastion."""
+
+    env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    file: str | None = Field(default=None, min_length=1, max_length=4096)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SecretSource:
+        if (self.env is None) == (self.file is None):
+            raise ValueError('expected exactly one of env = "VARIABLE" or file = "PATH"')
+        return self
+
+
 class JobDefinition(Frozen):
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
@@ -150,6 +169,8 @@ class JobDefinition(Frozen):
     #: The job's umask (octal, e.g. "027"); without it the job keeps the login's umask.
     umask: str | None = Field(default=None, pattern=r"^0?[0-7]{3}$")
     env: dict[str, str] = Field(default_factory=dict)
+    #: Secret environment variables of the job, read on the bastion at dispatch and never stored anywhere.
+    secrets: dict[str, SecretSource] = Field(default_factory=dict)
     labels: list[str] = Field(default_factory=list)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     partition: PartitionSpec | None = None
@@ -192,6 +213,16 @@ class JobDefinition(Frozen):
                 raise ValueError(f"env {name} contains a NUL byte")
         return env
 
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, secrets: dict[str, SecretSource]) -> dict[str, SecretSource]:
+        for name in secrets:
+            if not re.match(SECRET_NAME_PATTERN, name):
+                raise ValueError(f"secret name {name!r} must be upper-case letters, digits and _")
+            if name in RESERVED_SECRET_NAMES or name.startswith("SLUICE_"):
+                raise ValueError(f"secret name {name!r} is reserved: the worker's shell or Sluice sets it")
+        return secrets
+
     @field_validator("schedule")
     @classmethod
     def _cron(cls, schedule: str | None) -> str | None:
@@ -222,6 +253,8 @@ class JobDefinition(Frozen):
         said = shellwords.problems(self.command, self.param_names())
         if said:
             raise FieldProblem("command", "; ".join(said))
+        for name in sorted(set(self.secrets) & set(self.env)):
+            raise FieldProblem("secrets", f"{name} is both a secret and an env value: keep one")
         by_variable: dict[str, str] = {}
         for name in sorted(self.param_names()):
             other = by_variable.setdefault(name.upper(), name)
@@ -254,7 +287,8 @@ _PATTERN_WORDS = {
 
 
 def _known_fields() -> set[str]:
-    models: list[type[BaseModel]] = [NodeConfig, QueueConfig, RetryPolicy, PartitionSpec, JobDefinition]
+    models: list[type[BaseModel]] = [NodeConfig, QueueConfig, RetryPolicy, PartitionSpec, JobDefinition,
+                                     SecretSource]
     return {name for model in models for name in model.model_fields} | {"node", "queue"}
 
 

@@ -5,7 +5,7 @@ with sbatch, probe with one squeue/sacct call per cluster, signal with scancel).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from .config import NodeConfig
@@ -46,6 +46,10 @@ class LaunchRequest:
     remote_dir: str
     #: The job script: environment exports, cd to the working folder, the command.
     script: bytes
+    #: Secret environment variables for the job: sent over the channel, never in the script or on disk.
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    #: False when the attempt may only be re-attached, never started (its secrets cannot be read now).
+    start: bool = True
 
 
 @dataclass(frozen=True)

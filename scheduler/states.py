@@ -69,6 +69,7 @@ S = RunStatus
 TRANSITIONS: dict[tuple[RunStatus, RunStatus], str] = {
     (S.QUEUED, S.RUNNING): "dispatch",
     (S.QUEUED, S.CANCELLED): "cancel",
+    (S.QUEUED, S.FAILED): "dispatch refused: a secret of the job cannot be read",
     (S.RUNNING, S.SUCCEEDED): "attempt exited 0",
     (S.RUNNING, S.FAILED): "attempt failed, no retry left",
     (S.RUNNING, S.TIMED_OUT): "attempt timed out, no retry left",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..executor import TargetUnavailable
+from ..executor import LaunchRequest, TargetUnavailable
 from ..jobspec import job_script
 from ..models import Attempt, Run
 from ..monitor import ProbeOutcome, record_output
 from ..outcomes import AttemptEnd, classify_exit, decide
+from ..secrets import SecretMissing, read_secrets
 from ..states import TERMINAL, AttemptStatus, EndReason, RunStatus
 from ..store import queries as q
 from .context import ACTOR, PassContext
@@ -89,7 +90,13 @@ async def queue_relaunch(p: PassContext, attempt: Attempt) -> None:
     assert run is not None
     memory.launching.add(attempt.id)
     memory.relaunch_after[attempt.id] = p.loop_now + p.settings.poll_interval
-    p.effects.launches.append((attempt, job_script(run, attempt.number, attempt.checkpoint_in)))
+    script = job_script(run, attempt.number, attempt.checkpoint_in)
+    try:
+        request = LaunchRequest(attempt.remote_dir, script, read_secrets(run.definition))
+    except SecretMissing:
+        # The job may run there already; it must never start without its secrets: re-attach only.
+        request = LaunchRequest(attempt.remote_dir, script, start=False)
+    p.effects.launches.append((attempt, request))
 
 
 async def relaunch_starting(p: PassContext, reachable: set[str]) -> None:

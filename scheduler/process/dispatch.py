@@ -8,10 +8,12 @@ from datetime import datetime
 
 from ..config import NodeConfig
 from ..context import HealthCheck
+from ..executor import LaunchRequest
 from ..jobspec import attempt_dir, job_script
 from ..leases import lease_of
 from ..models import Attempt, to_iso
 from ..planner import plan_dispatch
+from ..secrets import SecretMissing, read_secrets
 from ..states import RunStatus
 from ..store import Database
 from ..store import queries as q
@@ -19,18 +21,26 @@ from .context import ACTOR
 
 
 async def dispatch(db: Database, nodes: Sequence[NodeConfig], health: HealthCheck, scan_limit: int,
-                   home_id: str, now: datetime, default_lease: float) -> list[tuple[Attempt, bytes, float | None]]:
-    """(attempt, job script, timeout) of each attempt committed as starting by this pass."""
+                   home_id: str, now: datetime, default_lease: float
+                   ) -> list[tuple[Attempt, LaunchRequest, float | None]]:
+    """(attempt, its launch, timeout) of each attempt committed as starting by this pass."""
     plan = await plan_dispatch(db, nodes, health, scan_limit)
     if not plan:
         return []
     at = to_iso(now)
-    started: list[tuple[Attempt, bytes, float | None]] = []
+    started: list[tuple[Attempt, LaunchRequest, float | None]] = []
     async with db.write() as conn:
         for run, node in plan:
             current = await q.get_run(conn, run.id)
             if current is None or current.status != RunStatus.QUEUED:
                 continue  # cancelled or changed since the plan was read
+            try:
+                secrets = read_secrets(current.definition)
+            except SecretMissing as exc:
+                await q.transition_run(conn, run.id, RunStatus.FAILED, at, kind="dispatch_refused", actor=ACTOR,
+                                       detail=f"{exc}; not started (fix it, then `sluice retry {run.id}`)",
+                                       ended_at=at)
+                continue
             number = current.attempt + 1
             checkpoint = await q.latest_checkpoint(conn, run.id, current.checkpoint_floor)
             value = checkpoint.value if checkpoint else None
@@ -45,6 +55,6 @@ async def dispatch(db: Database, nodes: Sequence[NodeConfig], health: HealthChec
             attempt = await q.get_attempt(conn, attempt_id)
             assert attempt is not None
             timeout = current.definition.get("timeout")
-            started.append((attempt, job_script(replace(current, attempt=number), number, value),
-                            float(timeout) if timeout else None))
+            script = job_script(replace(current, attempt=number), number, value)
+            started.append((attempt, LaunchRequest(remote, script, secrets), float(timeout) if timeout else None))
     return started

@@ -327,8 +327,8 @@ class Scheduler:
                 continue
             view.signals.extend(orders)
             view.wake.set()
-        for attempt, script in effects.launches:
-            self._spawn(self._launch(attempt, script))
+        for attempt, request in effects.launches:
+            self._spawn(self._launch(attempt, request))
         for node, cleaned in effects.cleanups.items():
             self._spawn(self._cleanup(node, [a.id for a in cleaned], [a.remote_dir for a in cleaned]))
         for node in effects.checks:
@@ -356,18 +356,18 @@ class Scheduler:
         if started:
             crash_point("dispatch_committed")  # test hook: attempts committed as starting, no launch sent
         memory = self.memory  # committed: now memory may follow
-        for attempt, script, timeout in started:
+        for attempt, request, timeout in started:
             memory.active[attempt.id] = attempt
             if timeout:
                 memory.timeouts[attempt.run_id] = timeout
             memory.launching.add(attempt.id)
-            self._spawn(self._launch(attempt, script))
+            self._spawn(self._launch(attempt, request))
         return bool(started)
 
-    async def _launch(self, attempt: Attempt, script: bytes) -> None:
+    async def _launch(self, attempt: Attempt, request: LaunchRequest) -> None:
         done = LaunchDone(attempt.id)
         try:
-            done.launched = await self.executor.launch(attempt.node, LaunchRequest(attempt.remote_dir, script))
+            done.launched = await self.executor.launch(attempt.node, request)
             crash_point("launch_answered")  # test hook: the job runs on the worker, its start is not committed
         except Exception as exc:  # every failure becomes a recorded launch failure, never a silent loss
             done.error = exc

@@ -9,6 +9,7 @@ import asyncio
 import copy
 from dataclasses import dataclass, field
 
+from ..executor import LaunchRequest
 from ..models import Attempt
 from .inbox import SignalOrder
 
@@ -51,8 +52,8 @@ class Effects:
 
     #: node -> signals to send.
     signals: dict[str, list[SignalOrder]] = field(default_factory=dict)
-    #: (attempt, job script) to launch.
-    launches: list[tuple[Attempt, bytes]] = field(default_factory=list)
+    #: (attempt, what to send) to launch.
+    launches: list[tuple[Attempt, LaunchRequest]] = field(default_factory=list)
     #: node -> ended attempts whose folders to remove.
     cleanups: dict[str, list[Attempt]] = field(default_factory=dict)
     #: Attempts whose log capture stall was recorded as over: the loop forgets when it began.

@@ -59,8 +59,9 @@ class SshExecutor:
         return result
 
     async def launch(self, target: str, request: LaunchRequest) -> Launched:
-        result = await self._watching(target, LAUNCH_SCRIPT, [request.remote_dir, str(len(request.script))],
-                                      stdin=request.script, timeout=40)
+        frame = secret_frame(request.secrets)
+        args = [request.remote_dir, str(len(request.script)), str(len(request.secrets)) if request.start else "-"]
+        result = await self._watching(target, LAUNCH_SCRIPT, args, stdin=frame + request.script, timeout=40)
         answer = _launch_answer(result.stdout)
         if answer is not None:
             return answer  # whatever else a chatty shell printed around it, the job runs: never launch it again
@@ -114,6 +115,18 @@ class SshExecutor:
     async def close(self) -> None:
         for link in self.links.values():
             await link.close()
+
+
+def secret_frame(secrets: dict[str, str]) -> bytes:
+    """One line per secret, `NAME VALUE` with every byte of the value as a printf %b octal escape.
+
+    launch.sh reads these lines with the shell's own `read` (which never reads past a line), decodes them with
+    the printf builtin and exports them: no command line, no file on the worker ever holds a value."""
+    lines = []
+    for name, value in sorted(secrets.items()):
+        escaped = "".join(f"\\0{byte:03o}" for byte in value.encode("utf-8", "surrogateescape"))
+        lines.append(f"{name} {escaped}\n")
+    return "".join(lines).encode()
 
 
 #: The two header lines probe.sh prints; anything else in its output is not a report (STYLE 16: refuse, never guess).

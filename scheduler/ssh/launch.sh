@@ -1,10 +1,23 @@
 # Sluice launcher: start one attempt DETACHED on the worker. POSIX sh, no agent needed.
-# Args: ATTEMPT_DIR SCRIPT_BYTES. Stdin: the job script (env exports, cd, command).
+# Args: ATTEMPT_DIR SCRIPT_BYTES SECRETS. Stdin: SECRETS lines `NAME OCTAL-ESCAPED-VALUE`, then the job script
+# (env exports, cd, command). SECRETS "-" means none and "never start, only report an earlier launch".
 # The attempt folder is the idempotency token: if it exists, the attempt was launched before (a crashed
 # dispatch); report that launch instead of starting the job a second time.
 set -u
 d=$1
 want=$2
+secrets=${3:-0}
+# Secrets become exported variables of this shell, so only the job's environment holds them: `read` and the
+# printf builtin leave no command line for ps to show and no file on disk.
+if [ "$secrets" != "-" ]; then
+  n=0
+  while [ "$n" -lt "$secrets" ]; do
+    IFS=' ' read -r name escaped || { echo "sluice: secrets arrived cut short" >&2; exit 76; }
+    value=$(printf "%b_" "$escaped") && value=${value%_} && export "$name=$value" || exit 76
+    n=$((n + 1))
+  done
+  unset n name escaped value
+fi
 case $d in "~/"*) d="$HOME/${d#"~/"}" ;; esac
 # Sluice's own files are private; the job gets the login's umask back (job.sh sets the job's own, if any).
 login_umask=$(umask)
@@ -23,6 +36,11 @@ abandon() {
   exit "$1"
 }
 mkdir -p "${d%/*}" || { echo "sluice: cannot create ${d%/*}" >&2; exit 70; }
+if [ "$secrets" = "-" ] && [ ! -d "$d" ]; then
+  cat >/dev/null
+  echo "sluice: the attempt never started, and a secret it needs cannot be read on the bastion now" >&2
+  exit 77
+fi
 if ! mkdir "$d" 2>/dev/null; then
   cat >/dev/null
   i=0
