@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 #: A placeholder: `{name}` with an identifier inside. `${VAR}`, `{a,b}`, `{}` and `{ cmd; }` are not placeholders.
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -117,6 +117,21 @@ _BLANK = " \t"
 _KEEP_COMMAND_START = frozenset({"then", "do", "else", "elif", "if", "while", "until", "!", "{", "}", "time"})
 
 
+@dataclass
+class _Level:
+    """What the reader tracks at one command level (the whole command, or the inside of one `$(`)."""
+
+    #: Per open case statement: "subject", "in", "pattern" or "body".
+    case: list[str] = field(default_factory=list)
+    #: Whether the next word is the first of a command (where reserved words count).
+    at_start: bool = True
+    #: Open ( subshells.
+    depth: int = 0
+    in_word: bool = False
+    #: The plain text of the current word, None once it has quoting or an expansion in it.
+    word: list[str] | None = field(default_factory=list)
+
+
 class _Lexer:
     """A reader of POSIX sh syntax just deep enough to know each placeholder's context."""
 
@@ -155,107 +170,95 @@ class _Lexer:
     def command(self, stop: str | None) -> None:
         """Read commands until `stop` (the `)` closing a `$(`) or the end; a case statement is tracked."""
         opened = self.pos
-        depth = 0
-        case: list[str] = []  # per open case: "subject", "in", "pattern" or "body"
-        at_start = True
-        word: list[str] | None = None  # the plain text of the current word, None if it has quoting in it
-        in_word = False
-
-        def end_word() -> None:
-            nonlocal in_word, word, at_start
-            if not in_word:
-                return
-            text = "".join(word) if word is not None else None
-            in_word, word = False, []
-            state = case[-1] if case else None
-            if state == "subject":
-                case[-1] = "in"
-            elif state == "in":
-                case[-1] = "pattern" if text == "in" else "in"
-            elif text == "esac" and (state == "pattern" or (state == "body" and at_start)):
-                case.pop()
-                at_start = False
-            elif at_start and text == "case":
-                case.append("subject")
-                at_start = False
-            elif not (at_start and text in _KEEP_COMMAND_START):
-                at_start = False
-            self.in_pattern = bool(case) and case[-1] == "pattern"
-
-        word = []
+        level = _Level()
         while self.pos < len(self.text):
             ch = self.peek()
             if ch in _BLANK:
-                end_word()
+                self.end_word(level)
                 self.pos += 1
-                continue
-            if ch == "\\" and self.peek(1) == "\n":
+            elif ch == "\\" and self.peek(1) == "\n":
                 self.pos += 2
-                continue
-            if ch == "#" and not in_word:
+            elif ch == "#" and not level.in_word:
                 end = self.text.find("\n", self.pos)
                 end = len(self.text) if end < 0 else end
                 self.record_region(self.pos, end, COMMENT)
                 self.pos = end
-                continue
-            if ch in _OPERATOR_CHARS:
-                end_word()
-                if ch == ")" and case and case[-1] == "pattern":
-                    case[-1] = "body"
-                    self.in_pattern = False
-                    at_start = True
-                    self.pos += 1
-                    continue
-                if ch == "(" and case and case[-1] == "pattern":
-                    self.pos += 1
-                    continue
-                if ch == ")":
-                    if depth == 0 and stop == ")":
-                        self.pos += 1
-                        return
-                    depth -= 1
-                    self.pos += 1
-                    at_start = False
-                    continue
-                if ch == "(":
-                    if at_start and self.starts("(("):
-                        self.arithmetic(2)
-                        at_start = False
-                        continue
-                    depth += 1
-                    self.pos += 1
-                    at_start = True
-                    continue
-                if self.starts(";;") or self.starts(";&"):
-                    self.pos += 3 if self.starts(";;&") else 2
-                    if case:
-                        case[-1] = "pattern"
-                        self.in_pattern = True
-                    at_start = True
-                    continue
-                if ch == "<" and self.starts("<<") and not self.starts("<<<"):
-                    self.heredoc_operator()
-                    continue
-                if ch == "\n":
-                    self.pos += 1
-                    if self.heredocs:
-                        self.heredoc_bodies()
-                    if not (case and case[-1] in ("in", "subject")):
-                        at_start = True
-                    continue
-                if ch in "<>":
-                    self.pos += 1
-                    continue
-                self.pos += 1
-                at_start = True
-                continue
-            if not in_word:
-                in_word, word = True, []
-            if not self.word_part(UNQUOTED, word):
-                word = None
-        end_word()
+            elif ch in _OPERATOR_CHARS:
+                self.end_word(level)
+                if self.operator(level, stop):
+                    return
+            else:
+                if not level.in_word:
+                    level.in_word, level.word = True, []
+                if not self.word_part(UNQUOTED, level.word):
+                    level.word = None
+        self.end_word(level)
         if stop is not None:
             raise self.fail("a $( substitution", opened)
+
+    def end_word(self, level: _Level) -> None:
+        """A word ended: track reserved words (`case ... in ... esac`) and whether a command starts next."""
+        if not level.in_word:
+            return
+        text = "".join(level.word) if level.word is not None else None
+        level.in_word, level.word = False, []
+        case = level.case
+        state = case[-1] if case else None
+        if state == "subject":
+            case[-1] = "in"
+        elif state == "in":
+            case[-1] = "pattern" if text == "in" else "in"
+        elif text == "esac" and (state == "pattern" or (state == "body" and level.at_start)):
+            case.pop()
+            level.at_start = False
+        elif level.at_start and text == "case":
+            case.append("subject")
+            level.at_start = False
+        elif not (level.at_start and text in _KEEP_COMMAND_START):
+            level.at_start = False
+        self.in_pattern = bool(case) and case[-1] == "pattern"
+
+    def operator(self, level: _Level, stop: str | None) -> bool:
+        """Read the operator at pos; True if it is the `)` that closes this level."""
+        ch, case = self.peek(), level.case
+        in_pattern = bool(case) and case[-1] == "pattern"
+        if ch == ")" and in_pattern:
+            case[-1], self.in_pattern, level.at_start = "body", False, True
+            self.pos += 1
+        elif ch == "(" and in_pattern:
+            self.pos += 1  # the optional ( before a pattern
+        elif ch == ")":
+            self.pos += 1
+            if level.depth == 0 and stop == ")":
+                return True
+            level.depth -= 1
+            level.at_start = False
+        elif ch == "(" and level.at_start and self.starts("(("):
+            self.arithmetic(2)  # bash's (( ... )) command
+            level.at_start = False
+        elif ch == "(":
+            level.depth += 1
+            level.at_start = True
+            self.pos += 1
+        elif self.starts(";;") or self.starts(";&"):
+            self.pos += 3 if self.starts(";;&") else 2
+            if case:
+                case[-1], self.in_pattern = "pattern", True
+            level.at_start = True
+        elif self.starts("<<") and not self.starts("<<<"):
+            self.heredoc_operator()
+        elif ch == "\n":
+            self.pos += 1
+            if self.heredocs:
+                self.heredoc_bodies()
+            if not (case and case[-1] in ("in", "subject")):
+                level.at_start = True
+        elif ch in "<>":
+            self.pos += 1  # a redirection: the next word is its target, not a command
+        else:
+            self.pos += 1  # ; & |
+            level.at_start = True
+        return False
 
     def word_part(self, context: str, plain: list[str] | None) -> bool:
         """Read one piece of a word at pos; True if it was a plain character (kept in `plain`)."""

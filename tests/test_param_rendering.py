@@ -205,3 +205,24 @@ async def test_a_nul_in_a_value_is_refused_with_a_clear_message(cluster: SluiceH
     assert refused.code == 2
     assert "param v contains a NUL byte" in refused.stderr and "Traceback" not in refused.stderr
     assert (await cluster.cli_json("runs"))["runs"] == []
+
+
+@pytest.mark.parametrize(("command", "contexts"), [
+    ("( echo {x} ) && echo \"{x}\"", ["unquoted", "double-quoted"]),
+    ("echo $(case $a in b) echo {x};; esac) {x}", ["unquoted", "unquoted"]),
+    ("case $a in\n  (b|c) echo {x} ;;\n  *) case {x} in d) :;; esac ;;\nesac; echo {x}",
+     ["unquoted", "unquoted", "unquoted"]),
+    ("cat <<A <<-'B'; echo {x}\none {x}\nA\n\ttwo {x}\n\tB\necho '{x}'",
+     ["unquoted", "in a here-document", "in a here-document with a quoted delimiter", "single-quoted"]),
+    ("echo \\{x} \\\"{x}\\\"", ["unquoted"]),
+    ("echo \"a\\\"{x}\\$b\" $$x {x}", ["double-quoted", "unquoted"]),
+])
+def test_the_lexer_tracks_subshells_case_statements_and_here_documents(command: str, contexts: list[str]) -> None:
+    assert [spot.context for spot in find_placeholders(command)] == contexts
+
+
+def test_rendered_case_subjects_and_bodies_run_the_value_as_data(tmp_path: Path) -> None:
+    command = "case {x} in *';'*) printf 'semi:%s' {x};; *) printf 'other';; esac"
+    value = "a;b'$(touch bad)"
+    assert run_sh(render_command(command, {"x": value}), tmp_path) == f"semi:{value}".encode()
+    assert list(tmp_path.iterdir()) == []
