@@ -13,9 +13,12 @@ from pathlib import Path
 import pytest
 from cluster import cluster  # noqa: F401  (fixture)
 from harness import SluiceHome
+from reliability import spawn_scheduler, stop_scheduler, wait_all_ended
 
 from scheduler.config import load_job_file
 from scheduler.errors import ConfigError
+from scheduler.failpoints import CRASH_STATUS
+from scheduler.localnode import LocalFleet
 
 #: The job proves it got each secret by its hash, and waits on a gate so the test can look while it runs.
 SECRET_JOB = """
@@ -106,3 +109,31 @@ def test_a_bad_secrets_table_is_refused_at_load(tmp_path: Path, secrets_table: s
     with pytest.raises(ConfigError) as refused:
         load_job_file(path)
     assert str(refused.value).startswith(f"{path}: secrets") and said in str(refused.value)
+
+
+async def test_a_relaunch_whose_secret_is_gone_never_starts_the_job(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger, log = tmp_path / "ledger.txt", tmp_path / "scheduler.log"
+    async with LocalFleet(tmp_path / "keys") as fleet:
+        await fleet.start_node("n1")
+        home = SluiceHome(tmp_path, fleet.nodes_toml(slots=2, workdir=str(tmp_path / "workers")))
+        home.add_job("secretive", f'command = "echo $SLUICE_RUN_ID >> {ledger}"\n'
+                                  '[secrets]\nTOKEN = { env = "SLUICE_TEST_TOKEN" }\n')
+        run_id = await home.submit("secretive")
+        monkeypatch.setenv("SLUICE_TEST_TOKEN", "value")
+        first = await spawn_scheduler(home, log, crash_at="dispatch_committed")
+        assert await asyncio.wait_for(first.wait(), 60) == CRASH_STATUS
+        # The attempt is committed as starting and was never launched; the restarted scheduler lacks the secret.
+        monkeypatch.delenv("SLUICE_TEST_TOKEN")
+        second = await spawn_scheduler(home, log)
+        try:
+            await wait_all_ended(home, [run_id], timeout=60)
+        finally:
+            await stop_scheduler(second)
+        run = await home.run_json(run_id)
+    assert not ledger.exists(), "the job started without its secret"
+    assert run["status"] == "failed"
+    assert run["attempts"][0]["reason"] == "launch_failed"
+    details = [event["detail"] or "" for event in run["events"]]
+    assert any("a secret it needs cannot be read on the bastion" in detail for detail in details)
+    assert run["events"][-1]["kind"] == "dispatch_refused"
