@@ -268,6 +268,13 @@ class LocalFleet:
         if kill_commands:
             self._kill(node)
 
+    def stop_listening(self, name: str) -> None:
+        """Refuse new connections but keep the live ones (a worker whose sshd listener died, its sessions alive)."""
+        node = self._node(name)
+        acceptor, node.acceptor = node.acceptor, None
+        if acceptor is not None:
+            acceptor.close()  # asyncssh: stops listening only, existing connections stay open
+
     async def drop_connections(self, name: str) -> None:
         """Abruptly close live client connections but keep listening."""
         await self._abort(self._node(name))

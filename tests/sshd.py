@@ -114,6 +114,8 @@ class OpenSSHServer:
         self.log_path = self.directory / "sshd.log"
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        #: Sessions left behind by stop_listening, no longer below the listener.
+        self._orphans: list[int] = []
 
     def __enter__(self) -> OpenSSHServer:
         self.start()
@@ -167,11 +169,23 @@ class OpenSSHServer:
             self._log.close()
             self._log = None
 
+    def stop_listening(self) -> None:
+        """Terminate the listener only: live connections and their sessions go on, new ones are refused."""
+        if self._proc is None:
+            return
+        # sshd's listener does not signal its sessions when it exits; they are reaped by stop() later.
+        self._orphans += _sshd_descendants(self._proc.pid)
+        self._proc.terminate()
+        self._proc.wait(timeout=5)
+
     def kill_connections(self) -> None:
         """SIGKILL the per-connection sshd processes (not the listener, not user commands): a dropped link."""
         if self._proc is None:
             return
-        pids = _sshd_descendants(self._proc.pid)
+        # An orphan's pid is killed only while it is still an sshd (never a pid reused since).
+        orphans = {pid for pid, _, comm in _process_table() if pid in self._orphans and comm.startswith("sshd")}
+        pids = _sshd_descendants(self._proc.pid) + sorted(orphans)
+        self._orphans = []
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)

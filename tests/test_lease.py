@@ -9,6 +9,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -232,3 +233,63 @@ async def test_a_run_on_an_unreachable_node_says_so_and_when_it_is_given_up(tmp_
         assert shown[run_id]["attempts"][0]["lost_after"] == lease
         assert expected in table, table
     assert after["wait_reason"] is None, "a node that answers again: nothing to explain"
+
+
+async def test_a_node_that_goes_down_in_the_middle_of_a_pass_keeps_its_jobs_lease(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    job = f"command = 'while [ ! -e {gate} ]; do sleep 0.05; done'\nlost_after = \"10m\"\n"
+    async with LocalFleet(tmp_path / "keys") as fleet:
+        await fleet.start_node("n1")
+        await fleet.start_node("n2")
+        home = SluiceHome(tmp_path, fleet.nodes_toml(slots=1, labels={"n1": ["a"], "n2": ["b"]},
+                                                     workdir=str(tmp_path / "workers")))
+        home.add_job("on_a", job + 'labels = ["a"]\n')
+        home.add_job("on_b", job + 'labels = ["b"]\n')
+        # A default lease of 0: an attempt that lost its job's own lease would be given up in that same pass.
+        scheduler = await home.start_scheduler(replace(FAST, node_lost_after=0.0))
+        loop = asyncio.get_running_loop()
+        try:
+            on_a, on_b = await home.submit("on_a"), await home.submit("on_b")
+            await home.wait_for(on_a, {"running"})
+            await home.wait_for(on_b, {"running"})
+            # n2 down first: from now on each pass reads the definitions of the runs on unreachable nodes.
+            await fleet.stop_node("n2")
+            await eventually(lambda: _unreachable(home, on_b, "n2"), "n2's run shown waiting for n2", 30)
+            dropped: list[str] = []
+
+            async def drop_n1() -> None:
+                await fleet.stop_node("n1")
+                deadline = time.monotonic() + 10
+                while scheduler.executor.health("n1")[0] != "down":
+                    assert time.monotonic() < deadline, "n1 not seen down"
+                    await asyncio.sleep(0.01)
+
+            def before_statement(sql: str) -> None:
+                # On the scheduler's SQLite thread, as it reads those definitions: n1 goes down right now, after
+                # the pass chose whose definitions to read and before it looks at n1's health.
+                if not dropped and sql.startswith("SELECT * FROM runs WHERE id IN"):
+                    dropped.append(sql)
+                    asyncio.run_coroutine_threadsafe(drop_n1(), loop).result(30)
+
+            await scheduler.database.conn.set_trace_callback(before_statement)
+            # n1's pass commits its state with what it decided for n1's attempt: read both after it.
+            await eventually(lambda: _node_is(home, "n1", "down"), "n1 recorded down", 30)
+            run = await home.cli_json("show", str(on_a))
+            since = {node["name"]: node for node in (await home.cli_json("nodes"))["nodes"]}["n1"]["down_since"]
+        finally:
+            gate.touch()
+            await home.stop_scheduler()
+    assert dropped, "n1 must have gone down while the pass read the definitions"
+    assert run["status"] == "running" and [a["status"] for a in run["attempts"]] == ["running"], run
+    assert run["attempts"][0]["lost_after"] == 600, "the job's own lease, not the default of 0"
+    given_up = (datetime.strptime(since, "%Y-%m-%dT%H:%M:%S.%fZ") + timedelta(seconds=600)).strftime("%H:%M:%S")
+    assert run["wait_reason"] == (f"node n1 unreachable since {since[11:19]} UTC, the job keeps running there "
+                                  f"(given up at {given_up} UTC)"), run
+
+
+async def _unreachable(home: SluiceHome, run_id: int, node: str) -> bool:
+    return ((await home.cli_json("show", str(run_id)))["wait_reason"] or "").startswith(f"node {node} unreachable")
+
+
+async def _node_is(home: SluiceHome, name: str, state: str) -> bool:
+    return await node_state(home, name) == state

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from harness import FAST, SluiceHome
+from sshd import OpenSSHServer
 
 from scheduler.config import NodeConfig
 from scheduler.localnode import LocalFleet, node_toml_table
+from scheduler.ssh.transport import CHANNELS_PER_CONNECTION
 
 
 async def eventually(check: Callable[[], Any], what: str, timeout: float) -> Any:
@@ -98,3 +102,65 @@ async def test_a_quarantined_node_comes_back_after_it_passes_a_health_check(tmp_
         finally:
             await home.stop_scheduler()
     assert back[-1]["actor"] == "scheduler" and "health check" in back[-1]["detail"], back
+
+
+@dataclass
+class OneNode:
+    #: The [[node]] table of n1 with this many slots.
+    toml: Callable[[int], str]
+    #: Refuse new connections from now on, keeping the live ones.
+    stop_listening: Callable[[], None]
+
+
+@pytest.fixture(params=["asyncssh", "openssh"])
+async def one_node(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OneNode]:
+    workdir = str(tmp_path / "workers")
+    if request.param == "asyncssh":
+        async with LocalFleet(tmp_path / "keys") as fleet:
+            await fleet.start_node("n1")
+            yield OneNode(lambda slots: fleet.nodes_toml(slots=slots, workdir=workdir),
+                          lambda: fleet.stop_listening("n1"))
+    else:
+        sshd: OpenSSHServer = request.getfixturevalue("make_openssh_server")("n1")
+        yield OneNode(lambda slots: sshd.node_toml("n1", slots=slots, workdir=workdir), sshd.stop_listening)
+
+
+async def test_launches_left_unsent_by_one_refused_connection_count_once_toward_quarantine(
+        one_node: OneNode, tmp_path: Path) -> None:
+    # More launches at once than one connection has channels: the rest need a second connection, which the
+    # node refuses (its listener is gone, its first connection is not), so they end not_sent together.
+    count = CHANNELS_PER_CONNECTION + 3
+    home = SluiceHome(tmp_path, one_node.toml(count) + "quarantine_after = 2\n")
+    home.add_job("quick", 'command = "echo {tag}"\n[params]\ntag = "x"\n')
+    params = tmp_path / "runs.jsonl"
+    params.write_text("".join(json.dumps({"tag": f"t{i}"}) + "\n" for i in range(count)))
+    await home.start_scheduler(replace(FAST, quarantine_cooldown=600))
+    try:
+        # The first check opens the connection the launches share.
+        await eventually(lambda: _node_state(home, "n1", "up"), "n1 checked and up", 30)
+        one_node.stop_listening()
+        # One transaction: every run is dispatched in one pass and launched at once.
+        run_ids = (await home.cli_json("submit", "quick", "--params-file", str(params)))["run_ids"]
+
+        async def settled() -> bool:
+            # A wrongly quarantined node takes no more work: its runs would never end, so stop on either.
+            if await events(home, "node_quarantined"):
+                return True
+            return all([(await home.run_json(run_id))["status"] == "succeeded" for run_id in run_ids])
+
+        await eventually(settled, "every run succeeded or n1 quarantined", 60)
+        finals = [await home.run_json(run_id) for run_id in run_ids]
+        quarantined = await events(home, "node_quarantined")
+        shown = (await nodes(home))["n1"]
+    finally:
+        await home.stop_scheduler()
+    unsent = [a for final in finals for a in final["attempts"] if a["reason"] == "not_sent"]
+    assert len(unsent) >= 2, f"the fault must leave several launches unsent: {finals}"
+    assert all("cannot connect" in (a["error"] or "") for a in unsent), unsent
+    assert quarantined == [], "one refused connection is one infrastructure failure, however many launches it cost"
+    assert not shown["quarantined"] and shown["state"] == "up", shown
+    assert [final["status"] for final in finals] == ["succeeded"] * count, finals
+
+
+async def _node_state(home: SluiceHome, name: str, state: str) -> bool:
+    return (await nodes(home))[name]["state"] == state

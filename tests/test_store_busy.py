@@ -165,3 +165,55 @@ async def test_a_scheduler_outlasts_a_store_locked_past_its_timeout_and_says_so(
     assert final["status"] == "succeeded"
     assert ledger.read_text().splitlines() == ["start"]
     assert busy and "lost nothing" in busy[0]["detail"]
+
+
+async def test_a_busy_spell_that_begins_as_the_last_one_is_reported_never_stops_the_scheduler(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness import FAST
+
+    from scheduler.localnode import LocalFleet
+
+    monkeypatch.setenv("SLUICE_BUSY_TIMEOUT", "0.3")
+    gate = tmp_path / "gate"
+    async with LocalFleet(tmp_path / "keys") as fleet:
+        await fleet.start_node("n1")
+        home = SluiceHome(tmp_path, fleet.nodes_toml(slots=2, workdir=str(tmp_path / "workers")))
+        home.add_job("gated", f"command = 'while [ ! -e {gate} ]; do sleep 0.05; done; echo done'\n")
+        scheduler = await home.start_scheduler(FAST)
+        path = home.home.db_path
+        try:
+            run_ids = [await home.submit("gated") for _ in range(2)]
+            for run_id in run_ids:
+                await home.wait_for(run_id, {"running"})
+            seen_busy, second = threading.Event(), []
+
+            def before_statement(sql: str) -> None:
+                # Runs on the scheduler's SQLite thread before each statement. The second spell must begin in the
+                # one window a lock from outside cannot be timed into: after the pass that ended the first spell
+                # committed, as the scheduler begins the write of its store_busy event. That pass resets the
+                # scheduler's last error just before that write, which tells it from the pass's own writes.
+                if sql != "BEGIN IMMEDIATE" or second:
+                    return
+                if scheduler._last_error is not None:
+                    seen_busy.set()
+                elif seen_busy.is_set():
+                    second.append(_hold_lock(path, 1.0, threading.Event()))
+
+            await scheduler.database.conn.set_trace_callback(before_statement)
+            first = _hold_lock(path, 1.5, threading.Event())
+            await asyncio.to_thread(first.join)
+            deadline = time.monotonic() + 30
+            while not second:
+                assert time.monotonic() < deadline, "the scheduler never wrote after the first busy spell"
+                await asyncio.sleep(0.05)
+            await asyncio.to_thread(second[0].join)
+            gate.touch()
+            finals = [await home.wait_ended(run_id, timeout=30) for run_id in run_ids]
+            assert home._task is not None and not home._task.done(), "the scheduler loop must keep running"
+        finally:
+            await home.stop_scheduler()
+        busy = (await home.cli_json("events", "--kind", "store_busy"))["events"]
+    assert [final["status"] for final in finals] == ["succeeded"] * 2, finals
+    # The first spell's event could not be written before the second began: one event tells both, in full.
+    assert len(busy) == 1 and "lost nothing" in busy[0]["detail"], busy
+    assert int(busy[0]["detail"].split("for about ")[1].split("s")[0]) >= 2, busy

@@ -1,5 +1,6 @@
-"""NodeLink's connections, over both SSH servers: concurrent first uses stay under the per-node cap, and a
-command that times out closes only its own channel, never the launches sharing its connection."""
+"""NodeLink's connections, over both SSH servers: concurrent first uses stay under the per-node cap, a
+command that times out closes only its own channel, never the launches sharing its connection, and an extra
+connection that cannot be opened leaves a node whose connection works up."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ from sshd import OpenSSHServer
 from scheduler.config import NodeConfig
 from scheduler.executor import TargetUnavailable
 from scheduler.localnode import LocalFleet
-from scheduler.ssh.transport import MAX_CONNECTIONS_PER_NODE, NodeLink, TransportSettings
+from scheduler.ssh.executor import SshExecutor
+from scheduler.ssh.transport import (
+    CHANNELS_PER_CONNECTION,
+    MAX_CONNECTIONS_PER_NODE,
+    NodeLink,
+    TransportSettings,
+)
 
 
 @dataclass
@@ -22,6 +29,8 @@ class Server:
     node: NodeConfig
     #: How many SSH connections the server has accepted (and authenticated) so far.
     connections: Callable[[], int]
+    #: Refuse new connections from now on, keeping the live ones.
+    stop_listening: Callable[[], None]
 
 
 @pytest.fixture(params=["asyncssh", "openssh"])
@@ -32,14 +41,14 @@ async def server(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
             yield Server(NodeConfig(name="n1", host=info.host, port=info.port, user=fleet.user,
                                     identity_file=str(fleet.client_key_path),
                                     known_hosts=str(fleet.known_hosts_path)),
-                         lambda: fleet.connections_accepted("n1"))
+                         lambda: fleet.connections_accepted("n1"), lambda: fleet.stop_listening("n1"))
     else:
         make: Callable[..., OpenSSHServer] = request.getfixturevalue("make_openssh_server")
         sshd = make("n1")
         # LogLevel VERBOSE: one line per authenticated connection (sshd's own readiness probe never logs in).
         yield Server(NodeConfig(name="n1", host=sshd.host, port=sshd.port, user=sshd.user,
                                 identity_file=str(sshd.client_key_path), known_hosts=str(sshd.known_hosts_path)),
-                     lambda: sshd.log_text().count("Accepted publickey"))
+                     lambda: sshd.log_text().count("Accepted publickey"), sshd.stop_listening)
 
 
 async def _until(condition: Callable[[], object], what: str, timeout: float = 20) -> None:
@@ -81,3 +90,34 @@ async def test_a_timed_out_command_does_not_abort_the_others_on_its_connection(
     finally:
         await link.close()
     assert server.connections() == 1, "the timeout must close its channel only, not the connection"
+
+
+async def test_a_failed_extra_connection_leaves_a_node_whose_connection_works_up(
+        server: Server, tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    executor = SshExecutor([server.node], TransportSettings())
+    link = executor.links["n1"]
+    try:
+        assert (await link.exec("true", [], timeout=30)).exit_status == 0  # one connection, open
+        # Fill every channel of that connection with a command that waits for the test, so the next command
+        # needs a second connection, which the node then refuses (its listener is gone, its sessions are not).
+        gated = [asyncio.ensure_future(link.exec(
+            f"touch {tmp_path}/started-{i}; while [ ! -e {release} ]; do sleep 0.05; done; echo {i}", [],
+            timeout=60)) for i in range(CHANNELS_PER_CONNECTION)]
+        await _until(lambda: all((tmp_path / f"started-{i}").exists() for i in range(CHANNELS_PER_CONNECTION)),
+                     "every channel of the first connection to run a command")
+        server.stop_listening()
+        with pytest.raises(TargetUnavailable) as refused:
+            await link.exec("echo extra", [], timeout=30)
+        # Read while the first connection's commands still run: nothing has completed since the failure, so
+        # only the failed connect itself decided the state the scheduler reads.
+        health = executor.health("n1")
+        release.touch()
+        results = await asyncio.wait_for(asyncio.gather(*gated), 30)
+        again = await link.exec("echo again", [], timeout=30)
+    finally:
+        await executor.close()
+    assert not refused.value.sent and "cannot connect" in str(refused.value), refused.value
+    assert health == ("up", None), "one failed extra connection must not mark a node that answers down"
+    assert [r.stdout for r in results] == [f"{i}\n".encode() for i in range(CHANNELS_PER_CONNECTION)]
+    assert again.stdout == b"again\n", "commands keep running on the connection that works"

@@ -31,8 +31,6 @@ class PassContext:
     home_id: str
     #: The watched nodes' settings (quarantine_after).
     nodes: dict[str, NodeConfig] = field(default_factory=dict)
-    #: Nodes whose lost attempts this pass already counted as one infrastructure failure (one outage, one).
-    outages_counted: set[str] = field(default_factory=set)
 
     @property
     def at(self) -> str:

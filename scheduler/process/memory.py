@@ -40,6 +40,9 @@ class Memory:
     #: quarantined node -> loop time of its next health check; nodes being checked right now.
     quarantine_check_at: dict[str, float] = field(default_factory=dict)
     checking: set[str] = field(default_factory=set)
+    #: Nodes whose current outage (connections lost or refused) already counted as one infrastructure failure;
+    #: a node leaves once it works again: back up after being down, an attempt ended normally, a check passed.
+    outage_counted: set[str] = field(default_factory=set)
 
     def copy(self) -> Memory:
         """A working copy: containers copied, attempts shared (they are frozen)."""

@@ -30,7 +30,8 @@ async def node_health(p: PassContext, leases: dict[str, float | None], definitio
             memory.node_recorded[name] = (state, error)
             p.effects.progressed = True
         if state not in ("down", "refused"):
-            memory.down_since.pop(name, None)
+            if memory.down_since.pop(name, None) is not None:
+                memory.outage_counted.discard(name)  # back: its next outage counts again
             continue
         if name not in memory.down_since:
             # The lease counts from here (a restarted scheduler counts anew: more time, never less), and the

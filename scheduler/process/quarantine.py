@@ -18,14 +18,16 @@ async def count_ending(p: PassContext, attempt: Attempt, end: AttemptEnd) -> Non
     """An attempt ended on its node: one more infrastructure failure in a row, or the node works."""
     node = attempt.node
     if end.reason not in INFRA_FAILURES:
+        p.memory.outage_counted.discard(node)
         await q.reset_node_infra_failures(p.conn, node)
         return
     if end.reason in (EndReason.NODE_LOST, EndReason.NOT_SENT):
-        if node in p.outages_counted:
-            # Every attempt of one outage (or of one dropped connection that left launches unsent) ends in
-            # the same pass: the outage is one failure, never a quarantine from a single blip.
+        if node in p.memory.outage_counted:
+            # The attempts of one outage (or of one refused connection that left launches unsent) end in
+            # several passes when their launches answer at different times or their leases differ: the outage
+            # is one failure, never a quarantine from a single blip.
             return
-        p.outages_counted.add(node)
+        p.memory.outage_counted.add(node)
     failures, quarantined = await q.add_node_infra_failure(p.conn, node)
     config = p.nodes.get(node)
     limit = config.quarantine_after if config else DEFAULT_QUARANTINE_AFTER
@@ -65,6 +67,7 @@ async def apply_check(p: PassContext, item: CheckDone) -> None:
         memory.quarantine_check_at[item.node] = p.loop_now + p.settings.quarantine_cooldown
         return
     memory.quarantine_check_at.pop(item.node, None)
+    memory.outage_counted.discard(item.node)
     if await q.lift_quarantine(p.conn, item.node, p.at):
         await q.insert_event(p.conn, p.at, "node_unquarantined", actor=ACTOR,
                              detail=f"node {item.node} passed a health check: it takes new work again")

@@ -71,6 +71,8 @@ class NodeLink:
         self._capacity = asyncio.Semaphore(CHANNELS_PER_CONNECTION * MAX_CONNECTIONS_PER_NODE)
         self._failures = 0
         self._next_try = 0.0
+        #: Why the last new connection failed (said even while another connection keeps the node up).
+        self._connect_error = ""
 
     async def exec(self, script: str, args: list[str], stdin: bytes | None = None, timeout: float = 60.0) -> ExecResult:
         """Run `sh -c script` with args on the node and collect its output."""
@@ -122,7 +124,7 @@ class NodeLink:
     async def _connect(self) -> _Channelled:
         """Open one more connection; the caller holds _connect_lock and the capacity says there is room."""
         if time.monotonic() < self._next_try:
-            raise TargetUnavailable(self.node.name, self.last_error or f"{self._where()}: reconnecting",
+            raise TargetUnavailable(self.node.name, self._connect_error or f"{self._where()}: reconnecting",
                                     refused=self.state == "refused")
         client = _LinkClient()
         try:
@@ -130,17 +132,17 @@ class NodeLink:
                                           self.settings.connect_timeout)
         except asyncssh.HostKeyNotVerifiable as exc:
             self._fail("refused", self._host_key_message(exc))
-            raise TargetUnavailable(self.node.name, self.last_error or "", refused=True) from exc
+            raise TargetUnavailable(self.node.name, self._connect_error, refused=True) from exc
         except asyncssh.PermissionDenied as exc:
             self._fail("refused", f"{self._where()}: login refused for user {self.node.user or '(default)'}: "
                                   f"{exc.reason}; check identity_file or the agent, and authorized_keys")
-            raise TargetUnavailable(self.node.name, self.last_error or "", refused=True) from exc
+            raise TargetUnavailable(self.node.name, self._connect_error, refused=True) from exc
         except (asyncssh.Error, OSError, TimeoutError) as exc:
             self._fail("down", f"{self._where()}: cannot connect: {_describe(exc)}")
-            raise TargetUnavailable(self.node.name, self.last_error or "") from exc
+            raise TargetUnavailable(self.node.name, self._connect_error) from exc
         except ValueError as exc:  # asyncssh's KeyImportError and KeyEncryptionError: a key file it cannot use
             self._fail("refused", f"{self._where()}: cannot use identity_file {self.node.identity_file}: {exc}")
-            raise TargetUnavailable(self.node.name, self.last_error or "", refused=True) from exc
+            raise TargetUnavailable(self.node.name, self._connect_error, refused=True) from exc
         channelled = _Channelled(conn, client)
         client.on_lost = lambda exc: self._dropped(channelled, exc)
         self._connections.append(channelled)
@@ -178,6 +180,7 @@ class NodeLink:
         self._failures += 1
         delay = min(self.settings.reconnect_max, self.settings.reconnect_initial * 2 ** (self._failures - 1))
         self._next_try = time.monotonic() + delay
+        self._connect_error = message
         if not self._connections:
             self.state, self.last_error = state, message
 
