@@ -63,6 +63,12 @@ class FieldProblem(ValueError):
         self.field = field
 
 
+#: How a node's host key is checked, named after OpenSSH's StrictHostKeyChecking: "strict" trusts only keys
+#: already in a known_hosts file; "accept-new" also trusts an unknown host's first key (and records it), never
+#: a changed one.
+HostKeyPolicy = Literal["strict", "accept-new"]
+
+
 class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -74,6 +80,7 @@ class NodeConfig(Frozen):
     user: str | None = Field(default=None, min_length=1, max_length=64)
     identity_file: str | None = None
     known_hosts: str | None = None
+    host_key: HostKeyPolicy = "strict"
     slots: Int = Field(default=4, ge=1, le=1024)
     labels: list[str] = Field(default_factory=list)
     workdir: str = "~/.sluice"

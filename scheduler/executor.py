@@ -42,6 +42,19 @@ class ProbeError(Exception):
 
 
 @dataclass(frozen=True)
+class AcceptedHostKey:
+    """A host key trusted on first use (a node with host_key = "accept-new") and where it was recorded."""
+
+    #: The known_hosts name of the host: `host`, or `[host]:port` off port 22.
+    target: str
+    algorithm: str
+    #: SHA256:... as `ssh-keygen -lf` prints it.
+    fingerprint: str
+    known_hosts: str
+    line: int
+
+
+@dataclass(frozen=True)
 class LaunchRequest:
     remote_dir: str
     #: The job script: environment exports, cd to the working folder, the command.
@@ -102,6 +115,10 @@ class Executor(Protocol):
 
     def health(self, target: str) -> tuple[str, str | None]:
         """(state, last error) of the target as last seen: up, down, refused or unknown."""
+        ...
+
+    def accepted_host_keys(self, target: str) -> list[AcceptedHostKey]:
+        """Host keys of the target trusted on first use since this executor started, oldest first."""
         ...
 
     def add_target(self, config: NodeConfig) -> None:

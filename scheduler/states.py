@@ -63,6 +63,13 @@ class EndReason(StrEnum):
 INFRA_FAILURES: frozenset[EndReason] = frozenset(
     {EndReason.LAUNCH_FAILED, EndReason.NOT_SENT, EndReason.VANISHED, EndReason.NODE_LOST})
 
+class EventKind(StrEnum):
+    """Kinds of event, written once here; the older kinds still move here as their writers are touched."""
+
+    #: A node's unknown host key was trusted on first use (host_key = "accept-new") and added to known_hosts.
+    HOST_KEY_ACCEPTED = "host_key_accepted"
+
+
 S = RunStatus
 
 #: Every allowed (from, to) transition of a run, with the action that causes it.

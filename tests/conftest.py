@@ -13,6 +13,12 @@ from sshd import OpenSSHServer, sshd_path
 from scheduler.localnode import LocalFleet
 
 
+@pytest.fixture(autouse=True)
+def _no_machine_known_hosts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the transport's machine-wide known_hosts at a missing file: no test trusts this machine's."""
+    monkeypatch.setenv("SLUICE_GLOBAL_KNOWN_HOSTS", str(tmp_path / "no-global-known-hosts"))
+
+
 @pytest.fixture
 async def local_fleet(tmp_path: Path) -> AsyncIterator[LocalFleet]:
     """A LocalFleet with nodes "n1" and "n2" running, keys in tmp_path/"keys"."""

@@ -120,7 +120,7 @@ async def accepted_events(home: SluiceHome) -> list[dict[str, str]]:
 
 def assert_verify_then_append(message: str, known_hosts: Path, worker: Worker) -> None:
     """The steps check the fingerprint before trusting the key, and never pipe keyscan into known_hosts."""
-    assert f"ssh-keyscan -p {worker.port} {worker.host} >" in message
+    assert f"ssh-keyscan -t ed25519 -p {worker.port} {worker.host} >" in message, "only the presented key's type"
     assert "ssh-keygen -lf" in message and "out of band" in message and "console" in message
     assert str(known_hosts) in message
     assert not re.search(r"ssh-keyscan[^;&|]*>>", message), "never 'append what keyscan returns'"

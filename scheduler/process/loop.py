@@ -41,7 +41,7 @@ from .dispatch import dispatch
 from .inbox import CheckDone, CleanupDone, FenceSent, InboxItem, LaunchDone, ProbeDone
 from .kills import kills, resend_term_after_restart
 from .memory import Effects, Memory
-from .nodes import apply_fence, fence_returning, node_health
+from .nodes import apply_fence, fence_returning, node_health, record_accepted_host_keys
 from .probe_errors import apply_probe_results
 from .quarantine import apply_check, select_checks
 from .settings import SchedulerSettings
@@ -280,6 +280,7 @@ class Scheduler:
                 effects.applied.append(item.applied)
             await apply_probe_results(p, items)
             await kills(p)
+            await record_accepted_host_keys(p, list(self.nodes))
             await node_health(p, {name: view.config.lost_after for name, view in self.nodes.items()},
                               await self._definitions(p))
             await fence_returning(p, list(self.nodes))

@@ -31,6 +31,8 @@ class Memory:
     cleaning: set[int] = field(default_factory=set)
     #: node -> (state, error) last written to the store, so only changes are written.
     node_recorded: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    #: node -> how many of its host keys trusted on first use have their event committed.
+    host_keys_recorded: dict[str, int] = field(default_factory=dict)
     #: node -> loop time it was first seen unreachable in the current outage.
     down_since: dict[str, float] = field(default_factory=dict)
     #: attempt id -> loop time before which it is not relaunched again.

@@ -10,7 +10,7 @@ from dataclasses import replace
 from ..leases import lease_of
 from ..models import Attempt
 from ..outcomes import AttemptEnd
-from ..states import AttemptStatus, EndReason
+from ..states import AttemptStatus, EndReason, EventKind
 from ..store import queries as q
 from .attempts import end_attempt
 from .context import ACTOR, PassContext
@@ -53,6 +53,20 @@ async def node_health(p: PassContext, leases: dict[str, float | None], definitio
                     AttemptStatus.LOST, EndReason.NODE_LOST, None,
                     f"node {name} did not answer for {lease:g}s (its lease): dispatched again; the old attempt "
                     "is killed if the node comes back"))
+
+
+async def record_accepted_host_keys(p: PassContext, nodes: list[str]) -> None:
+    """An event for each host key the transport trusted on first use since the last pass, with its fingerprint."""
+    recorded = p.memory.host_keys_recorded
+    for name in nodes:
+        accepted = p.executor.accepted_host_keys(name)
+        for key in accepted[recorded.get(name, 0):]:
+            await q.insert_event(p.conn, p.at, EventKind.HOST_KEY_ACCEPTED, actor=ACTOR,
+                                 detail=f"node {name}: unknown host {key.target} trusted on first use "
+                                        f"(host_key = \"accept-new\"): {key.algorithm} key {key.fingerprint}, "
+                                        f"added at {key.known_hosts}:{key.line}")
+            p.effects.progressed = True
+        recorded[name] = len(accepted)
 
 
 async def fence_returning(p: PassContext, nodes: list[str]) -> None:

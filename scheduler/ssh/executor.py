@@ -7,6 +7,7 @@ from importlib import resources
 
 from ..config import NodeConfig
 from ..executor import (
+    AcceptedHostKey,
     Launched,
     LaunchFailed,
     LaunchRequest,
@@ -111,6 +112,10 @@ class SshExecutor:
     def health(self, target: str) -> tuple[str, str | None]:
         link = self.links.get(target)
         return (link.state, link.last_error) if link else ("unknown", "not in nodes.toml")
+
+    def accepted_host_keys(self, target: str) -> list[AcceptedHostKey]:
+        link = self.links.get(target)
+        return list(link.accepted_keys) if link else []
 
     async def close(self) -> None:
         for link in self.links.values():

@@ -6,13 +6,23 @@ import asyncio
 import shlex
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncssh
 
 from ..config import NodeConfig
-from ..executor import TargetUnavailable
+from ..executor import AcceptedHostKey, TargetUnavailable
+from .host_keys import (
+    Entry,
+    KnownHostsFiles,
+    Presented,
+    append_entry,
+    changed_message,
+    global_known_hosts,
+    known_hosts_name,
+    unknown_message,
+)
 
 #: OpenSSH's default MaxSessions is 10 channels per connection; stay under it and open another past that.
 CHANNELS_PER_CONNECTION = 8
@@ -33,14 +43,43 @@ class TransportSettings:
     keepalive_count_max: int = 3
     reconnect_initial: float = 0.5
     reconnect_max: float = 15.0
+    #: The machine-wide known_hosts file, consulted beside each node's own.
+    global_known_hosts: str = field(default_factory=global_known_hosts)
+
+
+class _HostKeyCheck:
+    """Why asyncssh trusted no entry for the key it was shown (unknown host or changed key); accept-new's call."""
+
+    def __init__(self, files: KnownHostsFiles, accept_new: bool) -> None:
+        self.files = files
+        self.accept_new = accept_new
+        self.presented: Presented | None = None
+        #: Entries that name the host (with another key): the key changed.
+        self.recorded: list[Entry] = []
+
+    def untrusted(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+        """The key is in no entry asyncssh trusts: accept it only under accept-new, for a host no file names."""
+        public_key = " ".join(key.export_public_key().decode().split()[:2])
+        self.presented = Presented(known_hosts_name(host, port), host, port, public_key, key.get_fingerprint())
+        self.recorded = _entries_naming(self.files.readable(), host, addr, port)
+        return self.accepted
+
+    @property
+    def accepted(self) -> bool:
+        return self.accept_new and self.presented is not None and not self.recorded
 
 
 class _LinkClient(asyncssh.SSHClient):
     """Keeps why asyncssh dropped the connection (keepalive, reset): a cut command's result does not say."""
 
-    def __init__(self) -> None:
+    def __init__(self, host_key: _HostKeyCheck) -> None:
         self.lost: Exception | None = None
         self.on_lost: Callable[[Exception | None], None] | None = None
+        self.host_key = host_key
+
+    def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+        # Only called for a key no trusted entry lists; asyncssh then checks the server holds its private half.
+        return self.host_key.untrusted(host, addr, port, key)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = exc
@@ -73,6 +112,8 @@ class NodeLink:
         self._next_try = 0.0
         #: Why the last new connection failed (said even while another connection keeps the node up).
         self._connect_error = ""
+        #: Keys trusted on first use, oldest first: the loop records each in an event.
+        self.accepted_keys: list[AcceptedHostKey] = []
 
     async def exec(self, script: str, args: list[str], stdin: bytes | None = None, timeout: float = 60.0) -> ExecResult:
         """Run `sh -c script` with args on the node and collect its output."""
@@ -126,12 +167,25 @@ class NodeLink:
         if time.monotonic() < self._next_try:
             raise TargetUnavailable(self.node.name, self._connect_error or f"{self._where()}: reconnecting",
                                     refused=self.state == "refused")
-        client = _LinkClient()
+        files = KnownHostsFiles.of(self.node.known_hosts, self.settings.global_known_hosts)
+        client = _LinkClient(_HostKeyCheck(files, self.node.host_key == "accept-new"))
+        conn = await self._open(client, files)
+        if client.host_key.accepted:
+            self._record_accepted(conn, client.host_key, files)
+        channelled = _Channelled(conn, client)
+        client.on_lost = lambda exc: self._dropped(channelled, exc)
+        self._connections.append(channelled)
+        self._failures = 0
+        self.state, self.last_error = "up", None
+        return channelled
+
+    async def _open(self, client: _LinkClient, files: KnownHostsFiles) -> asyncssh.SSHClientConnection:
+        """asyncssh.connect; a failure marks the node down or refused with the reason and raises."""
         try:
-            conn = await asyncio.wait_for(asyncssh.connect(client_factory=lambda: client, **self._options()),
+            return await asyncio.wait_for(asyncssh.connect(client_factory=lambda: client, **self._options(files)),
                                           self.settings.connect_timeout)
         except asyncssh.HostKeyNotVerifiable as exc:
-            self._fail("refused", self._host_key_message(exc))
+            self._fail("refused", f"{self._where()}: {self._host_key_message(client.host_key, exc)}")
             raise TargetUnavailable(self.node.name, self._connect_error, refused=True) from exc
         except asyncssh.PermissionDenied as exc:
             self._fail("refused", f"{self._where()}: login refused for user {self.node.user or '(default)'}: "
@@ -143,14 +197,24 @@ class NodeLink:
         except ValueError as exc:  # asyncssh's KeyImportError and KeyEncryptionError: a key file it cannot use
             self._fail("refused", f"{self._where()}: cannot use identity_file {self.node.identity_file}: {exc}")
             raise TargetUnavailable(self.node.name, self._connect_error, refused=True) from exc
-        channelled = _Channelled(conn, client)
-        client.on_lost = lambda exc: self._dropped(channelled, exc)
-        self._connections.append(channelled)
-        self._failures = 0
-        self.state, self.last_error = "up", None
-        return channelled
 
-    def _options(self) -> dict[str, object]:
+    def _record_accepted(self, conn: asyncssh.SSHClientConnection, check: _HostKeyCheck,
+                         files: KnownHostsFiles) -> None:
+        """Write a first-use key to the node's known_hosts (the connection proved the server holds it)."""
+        presented = check.presented
+        assert presented is not None
+        try:
+            line = append_entry(files.own, presented)
+        except OSError as exc:
+            # Trusted but not recorded, the next connection would trust any key again: use none of them.
+            conn.abort()
+            self._fail("refused", f"{self._where()}: host key {presented.fingerprint} accepted on first use "
+                                  f"but not recorded in {files.own}: {exc.strerror}")
+            raise TargetUnavailable(self.node.name, self._connect_error, refused=True) from exc
+        self.accepted_keys.append(AcceptedHostKey(presented.target, presented.algorithm, presented.fingerprint,
+                                                  str(files.own), line))
+
+    def _options(self, files: KnownHostsFiles) -> dict[str, object]:
         node = self.node
         options: dict[str, object] = {
             "host": node.host,
@@ -163,17 +227,17 @@ class NodeLink:
             options["username"] = node.user
         if node.identity_file:
             options["client_keys"] = [str(Path(node.identity_file).expanduser())]
-        known_hosts = Path(node.known_hosts or "~/.ssh/known_hosts").expanduser()
-        # A missing known_hosts file must refuse, never trust: an empty trust set does that.
-        options["known_hosts"] = str(known_hosts) if known_hosts.exists() else ([], [], [])
+        readable = files.readable()
+        # No readable known_hosts file must refuse, never trust: an empty trust set does that.
+        options["known_hosts"] = [str(path) for path in readable] if readable else ([], [], [])
         return options
 
-    def _host_key_message(self, exc: Exception) -> str:
-        known_hosts = self.node.known_hosts or "~/.ssh/known_hosts"
-        target = self.node.host if self.node.port == 22 else f"[{self.node.host}]:{self.node.port}"
-        return (f"{self._where()}: host key refused ({exc}): the key of {target} is not in {known_hosts} or has "
-                f"changed. Verify its fingerprint, then add it with: ssh-keyscan -p {self.node.port} "
-                f"{self.node.host} >> {known_hosts}")
+    def _host_key_message(self, check: _HostKeyCheck, exc: Exception) -> str:
+        if check.presented is None:  # refused before our check saw it: a revoked key, an untrusted certificate
+            return f"host key refused ({exc}); known_hosts files consulted: {check.files.named()}"
+        if check.recorded:
+            return changed_message(check.presented, check.recorded, check.files)
+        return unknown_message(check.presented, check.files)
 
     def _fail(self, state: str, message: str) -> None:
         """A new connection could not be opened; the node changes state only if no connection still works."""
@@ -249,6 +313,31 @@ async def _run(conn: asyncssh.SSHClientConnection, command: str, stdin: bytes | 
         if process is not None:
             process.close()
         raise
+
+
+def _entries_naming(files: list[Path], host: str, addr: str, port: int) -> list[Entry]:
+    """The lines that name the host, matched as asyncssh does: `[host]:port` entries, else plain `host` ones."""
+    with_port: list[Entry] = []
+    without_port: list[Entry] = []
+    for path in files:
+        try:
+            lines = path.read_text(errors="replace").splitlines()
+        except OSError:
+            continue  # gone since asyncssh read it: it names nothing now
+        for number, text in enumerate(lines, start=1):
+            if not text.strip() or text.lstrip().startswith("#"):
+                continue
+            try:
+                known = asyncssh.import_known_hosts(text)
+            except ValueError:
+                continue  # a line asyncssh cannot parse is one it does not trust either
+            plain = any(known.match(host, addr, None))
+            if port != 22 and not plain and any(known.match(host, addr, port)):
+                with_port.append(Entry(path, number))
+            elif plain:
+                without_port.append(Entry(path, number))
+    # asyncssh falls back to plain `host` entries only when no `[host]:port` one matches.
+    return with_port or without_port
 
 
 def _as_bytes(value: object) -> bytes:
