@@ -146,3 +146,27 @@ async def test_run_until_idle_returns_once_every_run_that_can_end_has_ended(tmp_
         statuses = dict(query(home.home.db_path, "SELECT id, status FROM runs"))
     assert [statuses[run_id] for run_id in quick] == ["succeeded"] * 3
     assert statuses[held] == "queued", "a paused queue's run waits; idle does not mean everything ran"
+
+
+async def test_run_until_idle_records_a_node_state_that_changed_after_the_pass_read_it(tmp_path: Path) -> None:
+    async with LocalFleet(tmp_path / "keys") as fleet:
+        await fleet.start_node("n1")
+        home = SluiceHome(tmp_path, fleet.nodes_toml(slots=2, workdir=str(tmp_path / "workers")))
+        scheduler = home.make_scheduler(FAST)
+        dispatch = scheduler._dispatch
+        passes_since_up: list[int] = []
+
+        async def refused_once_recorded_up() -> bool:
+            # In a pass that found nothing new (the one after "up" was recorded), the node changes between the
+            # pass's health read and the idle check, as a connection failing at that moment would.
+            if scheduler.memory.node_recorded.get("n1", ("unknown", None))[0] == "up":
+                passes_since_up.append(1)
+                if len(passes_since_up) == 2:
+                    scheduler.executor.links["n1"].refuse("refused after the pass read its health")  # type: ignore[attr-defined]
+            return await dispatch()
+
+        scheduler._dispatch = refused_once_recorded_up  # type: ignore[method-assign]
+        await asyncio.wait_for(scheduler.run_until_idle(), 60)
+        recorded = query(home.home.db_path, "SELECT state, last_error FROM nodes WHERE name = 'n1'")
+    assert recorded == [("refused", f"node n1 (127.0.0.1:{fleet.nodes()[0].port}): refused after the pass read "
+                                    "its health")], "idle must not leave the store a node state behind"

@@ -398,6 +398,12 @@ class Scheduler:
         """Run the triggers now (not only once a second): a schedule or a finished backfill is work too."""
         return self.triggers is not None and await self.triggers.run(force=True)
 
+    def _unrecorded(self, name: str) -> bool:
+        """The node's health or its host keys trusted on first use changed since a pass recorded them."""
+        memory = self.memory
+        return (self.executor.health(name) != memory.node_recorded.get(name, ("unknown", None))
+                or len(self.executor.accepted_host_keys(name)) > memory.host_keys_recorded.get(name, 0))
+
     async def _idle(self) -> bool:
         memory = self.memory
         if self.inbox or memory.active or memory.launching or memory.fencing or memory.cleaning or memory.checking:
@@ -406,4 +412,6 @@ class Scheduler:
             return False  # signals for a node that does not answer wait for it; that is no work for now
         if any(self.executor.health(name)[0] == "unknown" for name, view in self.nodes.items() if not view.retired):
             return False  # not checked yet: it may take work once it answers
+        if any(self._unrecorded(name) for name in self.nodes):
+            return False  # a connection ended after the pass read the node: the store must say so first
         return await q.next_retry_at(self._db().conn) is None
