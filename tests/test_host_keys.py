@@ -209,6 +209,19 @@ async def test_accept_new_trusts_the_first_key_records_it_and_refuses_a_later_ch
     assert len(await accepted_events(home)) == 1
 
 
+async def test_accept_new_refuses_a_key_it_cannot_record(
+        tmp_path: Path, worker: Worker, global_known_hosts: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    own = blocker / "known_hosts"
+    home = new_home(tmp_path, worker.nodes_toml(own, tmp_path / "workers", host_key="accept-new"))
+    run = await run_job(home)
+    node = await node_row(home)
+    assert run["status"] == "queued" and node["state"] == "refused", node
+    assert "accepted on first use but not recorded in " + str(own) in node["last_error"]
+    assert not await accepted_events(home), "a key the next connection would not know is not trusted now"
+
+
 async def test_an_unknown_host_key_setting_is_refused_naming_the_file_and_field(tmp_path: Path) -> None:
     home = SluiceHome(tmp_path, '[[node]]\nname = "n1"\nhost = "h"\nhost_key = "yes"\n')
     result = await home.cli("nodes")
