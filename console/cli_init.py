@@ -9,7 +9,8 @@ from scheduler.home import Home, private_dir, write_private
 from .samples import sample_jobs_dir
 
 NODES_EXAMPLE = '''# Worker nodes. One [[node]] table per machine; Sluice connects over SSH as `user`.
-# Host keys are checked against known_hosts: add them first (ssh-keyscan, after checking the fingerprint).
+# Host keys are checked against known_hosts (the node's file or ~/.ssh/known_hosts, and /etc/ssh/ssh_known_hosts):
+# add them first (ssh-keyscan to a temporary file, ssh-keygen -lf, compare the fingerprint, then append).
 #
 # [[node]]
 # name = "etl-01"              # what Sluice calls it
@@ -18,6 +19,7 @@ NODES_EXAMPLE = '''# Worker nodes. One [[node]] table per machine; Sluice connec
 # user = "batch"
 # identity_file = "~/.ssh/id_ed25519"   # optional: the agent and ~/.ssh/config defaults apply
 # known_hosts = "~/.ssh/known_hosts"    # optional
+# host_key = "strict"          # or "accept-new": trust an unknown host's first key and record it (an event)
 # slots = 4                    # jobs at once
 # labels = ["etl", "ssd"]      # a job's labels must all be here
 # workdir = "~/.sluice"        # where attempt folders live on the worker
