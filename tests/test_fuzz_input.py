@@ -1,23 +1,34 @@
 """Bad input, fuzzed, beyond the job loader: nodes.toml and queues.toml, cron expressions and time zones,
-partition ranges of every kind.
+partition ranges of every kind, and every argument of every CLI command run in-process on a home with runs.
 
 The contract everywhere: a value, or an operator error (exit 2) that names the file, field or argument and
 changes nothing in the store; never a traceback."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import argparse
+import asyncio
+import io
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fuzzing import ANY_VALUE, CRON, DURATIONS, INTS, NAMES, toml_document
-from hypothesis import HealthCheck, example, given, settings
+from harness import SluiceHome
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
+from console.cli import build_parser, main
 from scheduler.config import JobDefinition, load_nodes, load_queues
 from scheduler.cron import due_ticks, validate_cron, validate_timezone
 from scheduler.errors import ConfigError, UsageError
+from scheduler.localnode import LocalFleet
 from scheduler.partitions import KINDS, partition_range, validate_key
 
 # Function-scoped fixtures are shared by every example of a hypothesis test; ours are read-only or
@@ -245,3 +256,270 @@ def test_a_partition_range_is_a_plan_or_an_error_naming_the_argument(kind: str, 
     assert keys[0] == validate_key(kind, start) and keys[-1] == validate_key(kind, end)
     assert keys == sorted(set(keys))
 
+
+# --- the CLI, in-process -----------------------------------------------------------------------------------
+
+#: Exit codes the CLI documents: 0 ok, 1 some runs did not succeed or an action was refused, 2 bad input,
+#: 3 `wait --timeout` ran out, 75 the store was busy (EX_TEMPFAIL, scheduler/errors.py StoreBusy).
+EXIT_CODES = {0, 1, 2, 3, 75}
+#: Commands that run until stopped (scheduler, console, demo): only their arguments are parsed, not run.
+PARSE_ONLY = {"scheduler", "console", "demo"}
+
+PARTITIONED = 'command = "echo {day}"\nmax_partitions = 40\n[partition]\nparam = "day"\n'
+JOBS = {
+    "hello": 'command = "echo hello {who}"\n[params]\nwho = "world"\n',
+    "fails": 'command = "echo oops >&2; exit 3"\n',
+    "daily": PARTITIONED + 'kind = "daily"\n',
+    "hourly": PARTITIONED + 'kind = "hourly"\n',
+    "monthly": PARTITIONED + 'kind = "monthly"\n',
+    "listed": PARTITIONED + 'kind = "list"\nvalues = ["eu", "us", "ap"]\n',
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: int
+    stdout: bytes
+    stderr: str
+
+
+async def _seed(home: SluiceHome, keys: Path) -> None:
+    """Runs that ended on a real (in-process SSH) node, with output; then queued runs and a backfill."""
+    async with LocalFleet(keys) as fleet:
+        await fleet.start_node("n1")
+        home.home.nodes_file.write_text(fleet.nodes_toml(), encoding="utf-8")
+        async with await home.engine() as engine:
+            for job, params in (("hello", {"who": "a"}), ("fails", {}), ("listed", {"day": "eu"})):
+                await engine.submit(job, params)
+        await home.run_until_idle()
+    async with await home.engine() as engine:
+        await engine.submit("hello", {"who": "queued"})
+        plan = await engine.plan_backfill("daily", range_from="2024-01-01", range_to="2024-01-03")
+        await engine.create_backfill(plan)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SluiceHome]:
+    """One home for every CLI example; the working folder is a scratch folder for relative paths."""
+    root = tmp_path_factory.mktemp("cli")
+    home = SluiceHome(root, "")
+    for name, body in JOBS.items():
+        home.add_job(name, body)
+    asyncio.run(_seed(home, root / "keys"))
+    scratch = root / "cwd"
+    scratch.mkdir()
+    (scratch / "good.jsonl").write_text('{"who": "file"}\n', encoding="utf-8")
+    (scratch / "bad.jsonl").write_text('{"who": "a"}\nnot json\n', encoding="utf-8")
+    previous = Path.cwd()
+    os.chdir(scratch)  # fuzzed --jobs and --params-file values are relative to it
+    try:
+        yield home
+    finally:
+        os.chdir(previous)
+
+
+def run_cli(argv: list[str]) -> Outcome:
+    """The real CLI's main(argv) in this process; stdout is strict UTF-8 like a pipe, stderr as Python's."""
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    stderr = io.StringIO()
+    with redirect_stdout(stdout), redirect_stderr(stderr):
+        try:
+            code = main(argv)
+        except SystemExit as exit_:  # argparse exits; main() itself returns
+            code = exit_.code if isinstance(exit_.code, int) else 1
+    stdout.flush()
+    return Outcome(code, stdout.buffer.getvalue(), stderr.getvalue())  # type: ignore[attr-defined]
+
+
+def parse_only(argv: list[str]) -> Outcome:
+    """argparse alone, for commands that would not return: exit 0 if the arguments parse."""
+    stderr = io.StringIO()
+    with redirect_stdout(io.StringIO()), redirect_stderr(stderr):
+        try:
+            build_parser().parse_args(argv)
+        except SystemExit as exit_:
+            return Outcome(exit_.code if isinstance(exit_.code, int) else 1, b"", stderr.getvalue())
+    return Outcome(0, b"", "")
+
+
+def dump_store(home: SluiceHome) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, found from the schema so a new table is compared too."""
+    conn = sqlite3.connect(f"file:{home.home.db_path}?mode=ro", uri=True)
+    try:
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {table: conn.execute(f'SELECT * FROM "{table}" ORDER BY rowid').fetchall() for table in tables}
+    finally:
+        conn.close()
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    """Every subcommand of the real parser, so a new command is fuzzed without touching this file."""
+    parser = build_parser()
+    # argparse has no public accessor for its subparsers; _actions is the documented-by-use way in.
+    group = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    return dict(group.choices)
+
+
+def arguments(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """The fuzzable arguments of one subcommand: all but -h and --home (the home is always the seeded one)."""
+    return [action for action in parser._actions
+            if not isinstance(action, argparse._HelpAction) and action.dest != "home"]
+
+
+HOSTILE = st.sampled_from([
+    "", " ", "-", "--", "-1", "-0", "0", "00", "+1", "1.5", "1e3", "0x10", "nan", "inf", "-inf", "9" * 30,
+    "9" * 5000, "x" * 10_000, "-x", "--json", "--home", "-p", "2024-13-01", "2024-02-30", "0000-01-01",
+    "9999-12-31", "10000-01-01", "2024-01-01T24", "2024-00", "٢٠٢٤-٠١-٠١", "5 parsecs", "1h30", "400d", "-1s",
+    "1e5s", "=", "who=", "=x", "who=\udcff", "a=b=c", "\t", "\n", "a\nb", "\x1b[31m", "é", "日本", "\u202e",
+    "\udcff\udcfe", "~", "~nosuchuser", "~nosuchuser/x", "..", "/", "/etc/passwd", "'", '"', "$(touch x)", ";",
+    "%s", "{who}", ",", ",,", " , ",
+])
+# Real argv cannot hold NUL; undecodable bytes reach Python as surrogate escapes, like "\udcff".
+TEXT = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=20)
+UNDECODABLE = st.binary(min_size=1, max_size=8).filter(lambda raw: b"\x00" not in raw).map(
+    lambda raw: raw.decode("utf-8", "surrogateescape"))
+ANY_ARGUMENT = HOSTILE | TEXT | UNDECODABLE | st.integers(-(2**70), 2**70).map(str)
+#: Values that get a command past its first check, so the later checks are fuzzed too.
+PLAUSIBLE = {
+    "job": st.sampled_from(sorted(JOBS)), "run": st.integers(1, 9).map(str), "runs": st.integers(1, 9).map(str),
+    "backfill": st.sampled_from(["1", "2"]), "node": st.just("n1"), "queue": st.just("default"),
+    "param": st.sampled_from(["who=x", "day=2024-01-01", "n=1"]), "status": st.sampled_from(["queued", "failed"]),
+    "range_from": KEYS, "range_to": KEYS, "values": st.sampled_from(["eu", "eu,us", "zz", ",", ",,", " , "]),
+    "params_file": st.sampled_from(["good.jsonl", "bad.jsonl", "missing.jsonl", "."]),
+    "timeout": DURATIONS.map(str), "deadline": DURATIONS.map(str), "priority": st.integers(-10, 10).map(str),
+}
+
+
+def value_for(action: argparse.Action) -> st.SearchStrategy[str]:
+    plausible = PLAUSIBLE.get(action.dest)
+    return ANY_ARGUMENT if plausible is None else plausible | ANY_ARGUMENT
+
+
+@st.composite
+def argvs(draw: st.DrawFn, command: str) -> list[str]:
+    """An argument list for `command`: fuzzed positionals (sometimes missing) and a few fuzzed options."""
+    actions = arguments(subcommands()[command])
+    words: list[str] = []
+    for action in (action for action in actions if not action.option_strings):
+        count = draw(st.integers(0 if draw(st.integers(0, 9)) == 0 else 1, 1 if action.nargs is None else 3))
+        words += [draw(value_for(action)) for _ in range(count)]
+    options = [action for action in actions if action.option_strings]
+    for action in draw(st.lists(st.sampled_from(options), max_size=4)) if options else []:
+        words.append(draw(st.sampled_from(action.option_strings)))
+        if action.nargs != 0:
+            words.append(draw(value_for(action)))
+    # Options before, between or after the positionals: argparse must cope with any order.
+    return [command, *(draw(st.permutations(words)) if draw(st.booleans()) else words)]
+
+
+def _returns(command: str, argv: list[str]) -> list[str]:
+    """Arguments that make a waiting command return: the last --timeout wins, so a fuzzed bad one still fails."""
+    return [*argv, "--timeout", "0"] if command == "wait" else argv
+
+
+def _error_message(stderr: str) -> str:
+    """The text after 'error: ' (argparse prints a usage line before it; a fuzzed path may hold newlines)."""
+    assert "error: " in stderr, f"no error line in {stderr!r}"
+    return stderr.split("error: ", 1)[1]
+
+
+def _names_what_is_wrong(message: str, argv: list[str], parser: argparse.ArgumentParser, home: SluiceHome
+                         ) -> bool:
+    """Whether an exit-2 message names an argument (its option, its name or its value) or a file."""
+    names = {option for action in parser._actions for option in action.option_strings}
+    names |= {name for action in parser._actions if not action.option_strings
+              for name in (action.dest.rstrip("s"), action.metavar) if name}
+    values = {repr(word) for word in argv} | {word for word in argv if len(word.strip()) >= 3}
+    return any(name in message for name in names | values | {str(home.home.root), "COMMAND"})
+
+
+def check_cli(home: SluiceHome, command: str, argv: list[str]) -> None:
+    """The CLI's contract for one argument list."""
+    before = dump_store(home)
+    outcome = parse_only(argv) if command in PARSE_ONLY else run_cli(argv)
+    event(f"exit {outcome.code}")  # --hypothesis-show-statistics: how often the fuzz gets past the checks
+    assert outcome.code in EXIT_CODES, f"{argv}: exit {outcome.code}\n{outcome.stderr}"
+    assert "Traceback" not in outcome.stderr, outcome.stderr
+    if outcome.code != 2:
+        return
+    message = _error_message(outcome.stderr)
+    assert _names_what_is_wrong(message, argv, subcommands()[command], home), f"{argv}: vague: {message!r}"
+    assert outcome.stdout == b"", f"{argv}: printed {outcome.stdout[:200]!r} and exited 2"
+    assert dump_store(home) == before, f"{argv}: exited 2 but changed the store"
+
+
+@pytest.mark.parametrize("command", sorted(subcommands()))
+@fuzz(12)
+@given(data=st.data())
+def test_every_cli_argument_is_used_or_refused_cleanly(seeded: SluiceHome, command: str, data: st.DataObject
+                                                       ) -> None:
+    argv = data.draw(argvs(command), label="argv")
+    check_cli(seeded, command, _returns(command, [*argv, "--home", str(seeded.home.root)]))
+
+
+def test_the_fuzzed_commands_include_every_subcommand_and_exclude_only_the_blocking_ones() -> None:
+    """A new command is picked up by the fuzz above; only commands that never return are parse-only."""
+    assert set(subcommands()) > PARSE_ONLY
+    assert {"submit", "backfill", "wait", "logs", "init"} <= set(subcommands()) - PARSE_ONLY
+
+
+#: Keys of each kind near the seeded runs, so the fuzz also plans (and creates) real backfills.
+NEAR_KEYS = {
+    "daily": st.dates(date(2023, 12, 20), date(2024, 1, 31)).map(date.isoformat),
+    "hourly": st.datetimes(datetime(2024, 1, 1), datetime(2024, 1, 2)).map(lambda moment: f"{moment:%Y-%m-%dT%H}"),
+    "monthly": st.dates(date(2021, 1, 1), date(2024, 12, 31)).map(lambda day: f"{day:%Y-%m}"),
+    "listed": st.sampled_from(["2024-01-01", "eu"]),
+}
+
+
+@fuzz(40)
+@given(job=st.sampled_from(sorted(NEAR_KEYS)), dry_run=st.booleans(), data=st.data())
+def test_backfill_ranges_of_every_kind_plan_or_refuse_naming_the_argument(
+    seeded: SluiceHome, job: str, dry_run: bool, data: st.DataObject
+) -> None:
+    start, end = (data.draw(NEAR_KEYS[job] | KEYS, label=name) for name in ("--from", "--to"))
+    values = data.draw(st.none() | PLAUSIBLE["values"], label="--values") if job == "listed" else None
+    argv = ["backfill", job, "--from", start, "--to", end, "--home", str(seeded.home.root)]
+    argv += [] if values is None else ["--values", values]
+    check_cli(seeded, "backfill", argv + (["--dry-run"] if dry_run else []))
+
+
+@fuzz(30)
+@given(values=PLAUSIBLE["values"] | ANY_ARGUMENT, dry_run=st.booleans())
+@example(values=",", dry_run=True)  # was IndexError: the plan took the first of no partitions
+@example(values="", dry_run=False)  # meant every declared value
+def test_list_backfill_values_plan_or_refuse_naming_the_argument(seeded: SluiceHome, values: str, dry_run: bool
+                                                                 ) -> None:
+    argv = ["backfill", "listed", "--values", values, "--home", str(seeded.home.root)]
+    check_cli(seeded, "backfill", argv + (["--dry-run"] if dry_run else []))
+
+
+#: What the CLI fuzz found, kept as plain cases: each was a traceback (or a silent misreading) before its fix.
+FOUND = {
+    "undecodable-queue": (["resume", "\udc80"], "argument queue", "not valid UTF-8"),  # UnicodeEncodeError
+    "undecodable-jobs-folder": (["init", "--jobs", "x\udcff"], "--jobs", "not valid UTF-8"),  # in print()
+    "unknown-user-jobs": (["runs", "--jobs", "~nosuchuser"], "--jobs", "no such user"),  # RuntimeError
+    "unknown-user-home": (["runs", "--home", "~nosuchuser/h"], "--home", "no such user"),
+    "long-jobs-folder": (["runs", "--jobs", "9" * 5000], "--jobs", "File name too long"),  # OSError
+    "no-list-values": (["backfill", "listed", "--values", ",", "--dry-run"], "--values", "no partition"),  # IndexError
+    "empty-list-values": (["backfill", "listed", "--values", ""], "--values", "no partition"),  # meant all values
+}
+
+
+@pytest.mark.parametrize("case", FOUND, ids=str)
+def test_inputs_the_fuzz_found_are_refused_naming_the_argument(seeded: SluiceHome, case: str) -> None:
+    argv, *mentions = FOUND[case]
+    # The home goes first so a case's own --home, parsed last, wins.
+    argv = [argv[0], "--home", str(seeded.home.root), *argv[1:]]
+    before = dump_store(seeded)
+    outcome = run_cli(argv)
+    assert outcome.code == 2, outcome
+    for mention in mentions:
+        assert mention in _error_message(outcome.stderr), outcome.stderr
+    assert dump_store(seeded) == before
+
+
+def test_a_param_value_may_still_hold_any_bytes(seeded: SluiceHome) -> None:
+    """The UTF-8 check spares -p values, which reach the job byte for byte."""
+    outcome = run_cli(["submit", "hello", "-p", "who=\udcff\udcfe", "--json", "--home", str(seeded.home.root)])
+    assert outcome.code == 0, outcome.stderr
