@@ -106,6 +106,7 @@ _ANY_BYTES = frozenset({"param"})
 
 def _check_text(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Every other argument must be text: undecodable bytes (surrogate escapes) cannot be stored or printed."""
+    # argparse has no public way to list a parser's arguments; _actions is what its own help formatter reads.
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[args.command]
     for action in sub._actions:
         value = getattr(args, action.dest, None)
