@@ -100,6 +100,26 @@ def _check_new_queue(args: argparse.Namespace) -> None:
                              "letter or digit (at most 128)")
 
 
+#: Arguments that may hold bytes that are not UTF-8: param values reach the job byte for byte.
+_ANY_BYTES = frozenset({"param"})
+
+
+def _check_text(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Every other argument must be text: undecodable bytes (surrogate escapes) cannot be stored or printed."""
+    # argparse has no public way to list a parser's arguments; _actions is what its own help formatter reads.
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[args.command]
+    for action in sub._actions:
+        value = getattr(args, action.dest, None)
+        for word in value if isinstance(value, list) else [value]:
+            if action.dest in _ANY_BYTES or not isinstance(word, str) or word.isascii():
+                continue
+            try:
+                word.encode("utf-8")
+            except UnicodeEncodeError:
+                name = action.option_strings[-1] if action.option_strings else f"argument {action.metavar or action.dest}"
+                raise UsageError(f"{name} {word!r}: not valid UTF-8 text") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sluice", description="Run batch jobs on a fleet over SSH, durably.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
@@ -247,8 +267,10 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
+        _check_text(parser, args)
         _check_new_queue(args)
         return dispatch(args)
     except SluiceError as exc:

@@ -66,7 +66,8 @@ def _plan_lines(plan: BackfillPlan) -> None:
 
 
 async def backfill(engine: Engine, args: argparse.Namespace) -> int:
-    values = [v.strip() for v in args.values.split(",") if v.strip()] if args.values else None
+    # `--values ""` names no value (refused by the plan), it does not mean all of them.
+    values = [v.strip() for v in args.values.split(",") if v.strip()] if args.values is not None else None
     plan = await engine.plan_backfill(
         args.job, range_from=args.range_from, range_to=args.range_to, values=values,
         params=parse_param_args(args.param), max_parallel=args.max_parallel, order=args.order, canary=args.canary,

@@ -61,6 +61,9 @@ def requested_partitions(job: JobDefinition, range_from: str | None, range_to: s
         if range_from or range_to:
             raise UsageError(f"job {job.name} has list partitions: use --values v1,v2,... instead of --from/--to")
         chosen = list_values(job.partition.values or [], values)
+        if not chosen:
+            raise UsageError(f"job {job.name}: --values names no partition: expected comma-separated values "
+                             f"declared by the job, such as {','.join((job.partition.values or [])[:2])}")
     else:
         if values:
             raise UsageError(f"job {job.name} has {job.partition.kind} partitions: use --from and --to, not --values")

@@ -73,6 +73,16 @@ class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _check_unique_names(table: str, names: list[str]) -> None:
+    """FieldProblem at the second table that repeats a name, pointing back to the first."""
+    first: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if name in first:
+            raise FieldProblem(f"{table}.{index}.name", f"{table} name {name!r} is already used by "
+                               f"{table}.{first[name]}")
+        first[name] = index
+
+
 class NodeConfig(Frozen):
     name: str = Field(pattern=NAME_PATTERN)
     host: str = Field(min_length=1, max_length=255)
@@ -102,11 +112,7 @@ class NodesFile(Frozen):
 
     @model_validator(mode="after")
     def _unique_names(self) -> NodesFile:
-        seen: set[str] = set()
-        for node in self.node:
-            if node.name in seen:
-                raise ValueError(f"node name {node.name!r} is used twice")
-            seen.add(node.name)
+        _check_unique_names("node", [node.name for node in self.node])
         return self
 
 
@@ -118,6 +124,12 @@ class QueueConfig(Frozen):
 
 class QueuesFile(Frozen):
     queue: list[QueueConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> QueuesFile:
+        # Without this the last table silently won, so a limit an operator wrote could be ignored.
+        _check_unique_names("queue", [queue.name for queue in self.queue])
+        return self
 
 
 class RetryPolicy(Frozen):

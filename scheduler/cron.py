@@ -55,7 +55,8 @@ def validate_timezone(name: str) -> ZoneInfo:
     """The zone named `name`; UsageError unless it is an IANA time zone name."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    # OSError: a folder of the tz database ("Europe") or a name too long for the file system.
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         raise UsageError(
             f'timezone {name!r} is not a known IANA time zone: expected a name such as "UTC" or "Europe/Paris"'
         ) from None

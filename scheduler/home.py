@@ -29,6 +29,22 @@ def write_private(path: Path, text: str) -> None:
     os.chmod(path, 0o600)
 
 
+def _folder(option: str, raw: str) -> Path:
+    """`raw` as an absolute folder path; UsageError naming `option` if it cannot be one."""
+    shown = repr(raw) if len(raw) <= 60 else repr(raw[:57]) + "..."
+    try:
+        path = Path(raw).expanduser()
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"{option} {path}: exists and is not a folder")
+    except RuntimeError:
+        # expanduser of ~name when no user has that name
+        raise UsageError(f"{option} {shown}: cannot expand '~': no such user") from None
+    except OSError as exc:
+        # exists() only hides "no such file"; a name too long or a loop in the path is the operator's to fix
+        raise UsageError(f"{option} {shown}: {exc.strerror or exc}") from None
+    return path.absolute()
+
+
 @dataclass(frozen=True)
 class Home:
     root: Path
@@ -37,10 +53,8 @@ class Home:
     @classmethod
     def resolve(cls, home: str | None, jobs: str | None = None) -> Home:
         raw = home or os.environ.get("SLUICE_HOME")
-        root = Path(raw).expanduser() if raw else default_home()
-        if root.exists() and not root.is_dir():
-            raise UsageError(f"--home {root}: exists and is not a folder")
-        return cls(root.absolute(), Path(jobs).expanduser().absolute() if jobs else None)
+        root = _folder("--home", raw) if raw else default_home()
+        return cls(root, _folder("--jobs", jobs) if jobs else None)
 
     @property
     def db_path(self) -> Path:
