@@ -88,8 +88,9 @@ _SEGMENTS = [
     ('printf \'%s\' "a {v} b"', "a {} b"),
     ("printf '%s' '{v}'", "{}"),
     ("printf '%s' 'a {v} b'", "a {} b"),
-    ("printf '%s' \"$(printf '%s' {v})\"", "{}"),
-    ("printf '%s' \"$(printf '%s' \"{v}\")\"", "{}"),
+    # $( ) drops trailing newlines whatever the quoting: the _ keeps them.
+    ("printf '%s' \"$(printf '%s_' {v})\"", "{}_"),
+    ("printf '%s' \"$(printf '%s_' \"{v}\")\"", "{}_"),
     ("case {v} in *) printf '%s' {v};; esac", "{}"),
     ("v={v}; printf '%s' \"$v\"", "{}"),
 ]
