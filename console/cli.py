@@ -236,9 +236,19 @@ HANDLERS: dict[str, Callable[[Engine, argparse.Namespace], Awaitable[int]]] = {
 }
 
 
+#: Commands that only read: they open the store read-only, so they change nothing and work in a home this user
+#: may not write. `backfill --dry-run` too.
+READ_ONLY = frozenset({"runs", "show", "logs", "wait", "jobs", "nodes", "queues", "events", "backfills",
+                       "backfill-show"})
+
+
+def only_reads(args: argparse.Namespace) -> bool:
+    return args.command in READ_ONLY or (args.command == "backfill" and args.dry_run)
+
+
 async def _with_engine(args: argparse.Namespace) -> int:
     home = Home.resolve(args.home, args.jobs)
-    engine = await Engine.open(home)
+    engine = await Engine.open(home, readonly=only_reads(args))
     try:
         return await HANDLERS[args.command](engine, args)
     finally:

@@ -25,6 +25,7 @@ from .process.settings import DEFAULT_LOST_AFTER
 from .states import TERMINAL, RunStatus
 from .store import Database, open_database
 from .store import queries as q
+from .store.readonly import open_readonly
 
 T = TypeVar("T")
 
@@ -86,7 +87,13 @@ class Engine:
         self.logs = LogStore(home.logs_dir)
 
     @classmethod
-    async def open(cls, home: Home, clock: Clock = utcnow, actor: str | None = None) -> Engine:
+    async def open(cls, home: Home, clock: Clock = utcnow, actor: str | None = None,
+                   readonly: bool = False) -> Engine:
+        """Open the home's store; `readonly` changes nothing on disk (no migration, no queues.toml sync)."""
+        if readonly:
+            load_queues(home.queues_file)  # a bad queues.toml is refused by every command alike, but not synced
+            return cls(home, await open_readonly(home.db_path), clock, actor)
+        home.require_writable()
         home.ensure()
         db = await open_database(home.db_path)
         engine = cls(home, db, clock, actor)
