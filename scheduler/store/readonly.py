@@ -61,7 +61,12 @@ class ReadOnlyDatabase(Database):
         if self._stamp is None or _stamp(self.path) == self._stamp:
             return
         async with self._write_lock:
-            conn, self._stamp = await _connect(self.path, self.busy_timeout)
+            try:
+                conn, self._stamp = await _connect(self.path, self.busy_timeout)
+            except StoreNeedsUpgrade:
+                # A store we could read never gets older: this is a writer creating or migrating it right now.
+                # Read what we had and try again next time, as the stamp is still the old one.
+                return
             previous, self.conn = self.conn, conn
         await previous.close()
 
