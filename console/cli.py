@@ -93,7 +93,7 @@ def _interval(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-#: Long enough for a ticket number and a sentence, short enough to show in a table.
+#: Long enough for a ticket number and a sentence or two; a reason is one line of the audit log, not a report.
 MAX_REASON = 1000
 
 
