@@ -70,7 +70,7 @@ class SluiceApp(App[int]):
     async def on_mount(self) -> None:
         try:
             if self._engine_factory is None:
-                self.engine = await Engine.open(self.home)
+                self.engine = await Engine.open(self.home, readonly=self.readonly)
             else:
                 self.engine = await self._engine_factory(self.home)
         except SluiceError as exc:

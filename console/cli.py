@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import re
 import sys
+import unicodedata
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,22 @@ def _interval(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+#: Long enough for a ticket number and a sentence or two; a reason is one line of the audit log, not a report.
+MAX_REASON = 1000
+
+
+def _reason(text: str) -> str:
+    """--reason of a destructive action: one line of words, kept in the event."""
+    reason = text.strip()
+    if not reason:
+        raise argparse.ArgumentTypeError("empty: give a few words, or leave the option out")
+    if any(unicodedata.category(char) == "Cc" for char in reason):
+        raise argparse.ArgumentTypeError("expected one line of text, without newlines or control characters")
+    if len(reason) > MAX_REASON:
+        raise argparse.ArgumentTypeError(f"at most {MAX_REASON} characters, not {len(reason)}")
+    return reason
+
+
 def _check_new_queue(args: argparse.Namespace) -> None:
     """--queue of submit and backfill may create a queue, so its name must be one a queues.toml could hold."""
     if args.command in ("submit", "backfill") and args.queue is not None:
@@ -126,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_process_commands(sub)
     _add_run_commands(sub)
     _add_fleet_commands(sub)
-    commands_backfill.add_parsers(sub, _common, _positive_int, _priority)
+    commands_backfill.add_parsers(sub, _common, _positive_int, _priority, _reason)
     return parser
 
 
@@ -189,9 +206,8 @@ def _add_run_commands(sub: Any) -> None:
         p = sub.add_parser(name, help=help_text)
         _common(p, json_output=True)
         p.add_argument("runs", type=_run_id, nargs="+")
-        if name == "cancel":
-            p.add_argument("--reason")
-        else:
+        p.add_argument("--reason", type=_reason, help="why, in a few words: kept in the events")
+        if name == "retry":
             p.add_argument("--from-scratch", action="store_true", help="ignore checkpoints")
     p = sub.add_parser("priority", help="change a run's priority")
     _common(p)
@@ -210,7 +226,7 @@ def _add_fleet_commands(sub: Any) -> None:
         _common(p)
         p.add_argument("node")
         if name == "drain":
-            p.add_argument("--reason")
+            p.add_argument("--reason", type=_reason, help="why, in a few words: kept in the events")
             p.add_argument("--deadline", type=_duration,
                            help="after this long (e.g. 10m or 600), preempt runs still on the node: TERM, grace, "
                                 "KILL; they continue elsewhere from their checkpoint")
@@ -220,6 +236,8 @@ def _add_fleet_commands(sub: Any) -> None:
         p = sub.add_parser(name, help=f"{name} a queue")
         _common(p)
         p.add_argument("queue")
+        if name == "pause":
+            p.add_argument("--reason", type=_reason, help="why, in a few words: kept in the events")
     p = sub.add_parser("events", help="the audit log, newest first")
     _common(p, json_output=True)
     p.add_argument("--limit", type=_positive_int, default=50)
@@ -236,9 +254,19 @@ HANDLERS: dict[str, Callable[[Engine, argparse.Namespace], Awaitable[int]]] = {
 }
 
 
+#: Commands that only read: they open the store read-only, so they change nothing and work in a home this user
+#: may not write. `backfill --dry-run` too.
+READ_ONLY = frozenset({"runs", "show", "logs", "wait", "jobs", "nodes", "queues", "events", "backfills",
+                       "backfill-show"})
+
+
+def only_reads(args: argparse.Namespace) -> bool:
+    return args.command in READ_ONLY or (args.command == "backfill" and args.dry_run)
+
+
 async def _with_engine(args: argparse.Namespace) -> int:
     home = Home.resolve(args.home, args.jobs)
-    engine = await Engine.open(home)
+    engine = await Engine.open(home, readonly=only_reads(args))
     try:
         return await HANDLERS[args.command](engine, args)
     finally:

@@ -15,9 +15,12 @@ from .cli_commands import _report
 from .cli_tables import print_table
 from .output import BackfillDetailOut, BackfillOut, PartitionOut
 
+#: The backfill verbs that stop or re-run work: each takes --reason.
+DESTRUCTIVE = frozenset({"backfill-pause", "backfill-cancel", "backfill-retry-failed"})
+
 
 def add_parsers(sub: Any, common: Callable[..., None], positive: Callable[[str], int],
-                integer: Callable[[str], int]) -> None:
+                integer: Callable[[str], int], reason: Callable[[str], str]) -> None:
     p = sub.add_parser("backfill", help="run a job over a range of partitions, throttled and without repeats")
     common(p, json_output=True)
     p.add_argument("job")
@@ -43,9 +46,10 @@ def add_parsers(sub: Any, common: Callable[..., None], positive: Callable[[str],
         p = sub.add_parser(name, help=help_text)
         common(p, json_output=True)
         p.add_argument("backfill", type=positive, metavar="ID")
+        if name in DESTRUCTIVE:
+            p.add_argument("--reason", type=reason, help="why, in a few words: kept in the events")
         if name == "backfill-cancel":
             p.add_argument("--kill", action="store_true", help="also kill its running runs")
-            p.add_argument("--reason")
         if name == "backfill-set":
             p.add_argument("--max-parallel", type=positive, required=True)
 
@@ -126,7 +130,7 @@ async def backfill_show(engine: Engine, args: argparse.Namespace) -> int:
 async def backfill_action(engine: Engine, args: argparse.Namespace) -> int:
     backfill_id = args.backfill
     if args.command == "backfill-pause":
-        await engine.pause_backfill(backfill_id)
+        await engine.pause_backfill(backfill_id, args.reason)
     elif args.command == "backfill-resume":
         await engine.resume_backfill(backfill_id)
     elif args.command == "backfill-set":
@@ -135,7 +139,7 @@ async def backfill_action(engine: Engine, args: argparse.Namespace) -> int:
         _report(await engine.cancel_backfill(backfill_id, kill=args.kill, reason=args.reason), args.json)
         return 0
     elif args.command == "backfill-retry-failed":
-        return _report(await engine.retry_failed_backfill(backfill_id), args.json)
+        return _report(await engine.retry_failed_backfill(backfill_id, args.reason), args.json)
     if args.json:
         print(json.dumps({"backfill_id": backfill_id, "ok": True}))
     else:

@@ -195,7 +195,7 @@ async def cancel(engine: Engine, args: argparse.Namespace) -> int:
 
 async def retry(engine: Engine, args: argparse.Namespace) -> int:
     await _require_runs(engine, args.runs)
-    return _report(await engine.retry(args.runs, from_scratch=args.from_scratch), args.json)
+    return _report(await engine.retry(args.runs, from_scratch=args.from_scratch, reason=args.reason), args.json)
 
 
 async def priority(engine: Engine, args: argparse.Namespace) -> int:
@@ -259,7 +259,7 @@ async def queues(engine: Engine, args: argparse.Namespace) -> int:
 
 async def pause(engine: Engine, args: argparse.Namespace) -> int:
     paused = args.command == "pause"
-    await engine.set_queue_paused(args.queue, paused)
+    await engine.set_queue_paused(args.queue, paused, getattr(args, "reason", None))
     print(f"queue {args.queue} {'paused' if paused else 'resumed'}")
     return 0
 

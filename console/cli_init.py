@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 
 from scheduler.home import Home, private_dir, write_private
+from scheduler.store import open_database
 
 from .samples import sample_jobs_dir
 
@@ -34,9 +36,19 @@ QUEUES_EXAMPLE = '''# Queues are created on first use with priority 0 and no lim
 '''
 
 
+async def _create_store(home: Home) -> None:
+    """The empty, private store, so that read-only commands (which create nothing) find one."""
+    db = await open_database(home.db_path)
+    await db.close()
+
+
 def init_home(home: Home) -> int:
+    home.require_writable()
     home.ensure()
     created = []
+    if not home.db_path.exists():
+        asyncio.run(_create_store(home))
+        created.append(str(home.db_path))
     if not home.nodes_file.exists():
         write_private(home.nodes_file, NODES_EXAMPLE)
         created.append(str(home.nodes_file))

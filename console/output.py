@@ -82,6 +82,8 @@ class EventOut(Out):
     new_status: str | None
     actor: str | None
     detail: str | None
+    #: The operator's --reason for a destructive action (also in the detail), else null.
+    reason: str | None = None
 
     @classmethod
     def of(cls, event: Event) -> EventOut:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import getpass
-import json
 import os
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,9 +21,11 @@ from .leases import lease_of, unreachable_reason
 from .logstore import LogStore
 from .models import Attempt, Backfill, Checkpoint, Event, NodeState, QueueState, Run, to_iso
 from .process.settings import DEFAULT_LOST_AFTER
-from .states import TERMINAL, RunStatus
+from .run_actions import ActionResult, because, cancel_one, retry_one
+from .states import RunStatus
 from .store import Database, open_database
 from .store import queries as q
+from .store.readonly import open_readonly
 
 T = TypeVar("T")
 
@@ -68,13 +69,6 @@ class NodeView:
         return self.state.state if self.state else "unknown"
 
 
-@dataclass(frozen=True)
-class ActionResult:
-    run_id: int
-    ok: bool
-    message: str
-
-
 class Engine:
     """Opens the store of one home; every method is one short transaction, committed before it returns."""
 
@@ -86,7 +80,13 @@ class Engine:
         self.logs = LogStore(home.logs_dir)
 
     @classmethod
-    async def open(cls, home: Home, clock: Clock = utcnow, actor: str | None = None) -> Engine:
+    async def open(cls, home: Home, clock: Clock = utcnow, actor: str | None = None,
+                   readonly: bool = False) -> Engine:
+        """Open the home's store; `readonly` changes nothing on disk (no migration, no queues.toml sync)."""
+        if readonly:
+            load_queues(home.queues_file)  # a bad queues.toml is refused by every command alike, but not synced
+            return cls(home, await open_readonly(home.db_path), clock, actor)
+        home.require_writable()
         home.ensure()
         db = await open_database(home.db_path)
         engine = cls(home, db, clock, actor)
@@ -177,48 +177,16 @@ class Engine:
 
     async def cancel(self, run_ids: Sequence[int], reason: str | None = None, kill: bool = True) -> list[ActionResult]:
         """Cancel queued runs at once; running ones are killed by the scheduler (TERM, grace, KILL)."""
-        results = []
         async with self.db.write() as conn:
-            for run_id in run_ids:
-                results.append(await self._cancel_one(conn, run_id, reason, kill))
-        return results
+            now = self.now()
+            return [await cancel_one(conn, run_id, now, self.actor, reason, kill) for run_id in run_ids]
 
-    async def _cancel_one(self, conn: Any, run_id: int, reason: str | None, kill: bool) -> ActionResult:
-        run = await q.get_run(conn, run_id)
-        if run is None:
-            return ActionResult(run_id, False, f"run {run_id} does not exist")
-        now = self.now()
-        if run.status in (RunStatus.QUEUED, RunStatus.RETRY_WAIT):
-            await q.transition_run(conn, run_id, RunStatus.CANCELLED, now, kind="cancelled", actor=self.actor,
-                                   detail=reason, ended_at=now, next_attempt_at=None)
-            return ActionResult(run_id, True, f"run {run_id} cancelled")
-        if run.status == RunStatus.RUNNING:
-            if not kill:
-                return ActionResult(run_id, False, f"run {run_id} is running; left to finish")
-            request = json.dumps({"by": self.actor, "reason": reason, "at": now})
-            await q.update_run_fields(conn, run_id, now, cancel_requested=request)
-            await q.insert_event(conn, now, "cancel_requested", run_id=run_id, attempt=run.attempt,
-                                 actor=self.actor, detail=reason)
-            return ActionResult(run_id, True, f"run {run_id} is running: kill requested")
-        return ActionResult(run_id, False, f"run {run_id} has already ended ({run.status})")
-
-    async def retry(self, run_ids: Sequence[int], from_scratch: bool = False) -> list[ActionResult]:
+    async def retry(self, run_ids: Sequence[int], from_scratch: bool = False,
+                    reason: str | None = None) -> list[ActionResult]:
         """Queue a new attempt of ended runs, from their latest checkpoint unless from_scratch."""
         async with self.db.write() as conn:
-            return [await self._retry_one(conn, run_id, from_scratch) for run_id in run_ids]
-
-    async def _retry_one(self, conn: Any, run_id: int, from_scratch: bool) -> ActionResult:
-        run = await q.get_run(conn, run_id)
-        if run is None:
-            return ActionResult(run_id, False, f"run {run_id} does not exist")
-        if run.status not in TERMINAL:
-            return ActionResult(run_id, False, f"run {run_id} is {run.status}; only ended runs retry")
-        floor = await q.max_checkpoint_id(conn, run_id) if from_scratch else run.checkpoint_floor
-        detail = "from scratch" if from_scratch else "from the latest checkpoint, if any"
-        await q.transition_run(conn, run_id, RunStatus.QUEUED, self.now(), kind="retry", actor=self.actor,
-                               detail=detail, attempts_used=0, checkpoint_floor=floor, ended_at=None,
-                               exit_code=None, cancel_requested=None)
-        return ActionResult(run_id, True, f"run {run_id} queued for attempt {run.attempt + 1}")
+            now = self.now()
+            return [await retry_one(conn, run_id, now, self.actor, from_scratch, reason) for run_id in run_ids]
 
     async def set_priority(self, run_id: int, priority: int) -> None:
         async with self.db.write() as conn:
@@ -241,19 +209,20 @@ class Engine:
             until = to_iso(self.clock() + timedelta(seconds=deadline)) if drained and deadline is not None else None
             await q.set_node_drained(conn, node, drained, reason if drained else None, until, now)
             detail = f"node {node}" + (f", running jobs preempted at {until}" if until else "")
+            reason = reason if drained else None
             await q.insert_event(conn, now, "drain" if drained else "undrain", actor=self.actor,
-                                 detail=detail + (f": {reason}" if reason else ""))
+                                 detail=because(detail, reason), reason=reason)
             if not drained and await q.lift_quarantine(conn, node, now):
                 await q.insert_event(conn, now, "node_unquarantined", actor=self.actor,
                                      detail=f"node {node} undrained: its quarantine is lifted, it takes new work again")
 
-    async def set_queue_paused(self, queue: str, paused: bool) -> None:
+    async def set_queue_paused(self, queue: str, paused: bool, reason: str | None = None) -> None:
         async with self.db.write() as conn:
             if not await q.set_queue_paused(conn, queue, paused):
                 known = ", ".join(row["name"] for row in await q.queues(conn)) or "none"
                 raise NotFound(f"queue {queue!r} does not exist (queues: {known})")
             await q.insert_event(conn, self.now(), "pause" if paused else "resume", actor=self.actor,
-                                 detail=f"queue {queue}")
+                                 detail=because(f"queue {queue}", reason), reason=reason)
 
     # --- queries ------------------------------------------------------------------------------------------
 
@@ -406,7 +375,8 @@ class Engine:
         reasons = await self.wait_reasons(runs)
         return bf.BackfillDetail(backfill, counts, runs, reasons)
 
-    async def _backfill_action(self, backfill_id: int, kind: str, detail: str, **fields: Any) -> Backfill:
+    async def _backfill_action(self, backfill_id: int, kind: str, detail: str, reason: str | None = None,
+                               **fields: Any) -> Backfill:
         async with self.db.write() as conn:
             backfill = await bf.require(conn, backfill_id)
             if backfill.status in ("cancelled", "done"):
@@ -414,11 +384,12 @@ class Engine:
             now = self.now()
             if fields:
                 await q.update_backfill(conn, backfill_id, now, **fields)
-            await q.insert_event(conn, now, kind, actor=self.actor, detail=f"backfill {backfill_id}: {detail}")
+            await q.insert_event(conn, now, kind, actor=self.actor, detail=because(f"backfill {backfill_id}: {detail}",
+                                                                               reason), reason=reason)
             return backfill
 
-    async def pause_backfill(self, backfill_id: int) -> None:
-        await self._backfill_action(backfill_id, "backfill_paused", "paused", status="paused")
+    async def pause_backfill(self, backfill_id: int, reason: str | None = None) -> None:
+        await self._backfill_action(backfill_id, "backfill_paused", "paused", reason, status="paused")
 
     async def resume_backfill(self, backfill_id: int) -> None:
         """Resume a paused backfill; this also releases a canary hold."""
@@ -439,16 +410,16 @@ class Engine:
                 raise UsageError(f"backfill {backfill_id} is {backfill.status}; it can no longer be changed")
             now = self.now()
             await q.update_backfill(conn, backfill_id, now, status="cancelled")
-            await q.insert_event(conn, now, "backfill_cancelled", actor=self.actor,
+            await q.insert_event(conn, now, "backfill_cancelled", actor=self.actor, reason=reason,
                                  detail=f"backfill {backfill_id}: " + ("kill running; " if kill else "")
                                  + (reason or "no reason given"))
             runs = await q.backfill_runs(conn, backfill_id)
             targets = [run.id for run in runs
                        if run.status in ("queued", "retry_wait") or (kill and run.status == "running")]
             why = reason or f"backfill {backfill_id} cancelled"
-            return [await self._cancel_one(conn, run_id, why, kill) for run_id in targets]
+            return [await cancel_one(conn, run_id, now, self.actor, reason, kill, why) for run_id in targets]
 
-    async def retry_failed_backfill(self, backfill_id: int) -> list[ActionResult]:
+    async def retry_failed_backfill(self, backfill_id: int, reason: str | None = None) -> list[ActionResult]:
         """Queue every ended, unsuccessful partition again and reactivate the backfill: one transaction."""
         async with self.db.write() as conn:
             await bf.require(conn, backfill_id)
@@ -457,9 +428,9 @@ class Engine:
                                                                 RunStatus.CANCELLED)]
             now = self.now()
             await q.update_backfill(conn, backfill_id, now, status="active")
-            await q.insert_event(conn, now, "backfill_retry_failed", actor=self.actor,
-                                 detail=f"backfill {backfill_id}: {len(failed)} runs retried")
-            return [await self._retry_one(conn, run_id, False) for run_id in failed]
+            await q.insert_event(conn, now, "backfill_retry_failed", actor=self.actor, reason=reason,
+                                 detail=because(f"backfill {backfill_id}: {len(failed)} runs retried", reason))
+            return [await retry_one(conn, run_id, now, self.actor, False, reason) for run_id in failed]
 
     # --- logs ---------------------------------------------------------------------------------------------
 

@@ -48,3 +48,11 @@ class StoreBusy(SluiceError):
 
 class StoreFailed(SluiceError):
     """The store could not be opened or written for another reason than its content (disk full, read-only)."""
+
+
+class StoreNeedsUpgrade(SluiceError):
+    """A read-only view found a store older than the code: only a writer may migrate it."""
+
+
+class StoreReadOnly(SluiceError):
+    """A change was asked of a store opened read-only; nothing was changed."""

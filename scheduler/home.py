@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import StoreFailed, UsageError
 
 
 def default_home() -> Path:
@@ -79,6 +79,14 @@ class Home:
     @property
     def lock_path(self) -> Path:
         return self.root / "scheduler.lock"
+
+    def require_writable(self) -> None:
+        """Refuse, before anything is touched (a chmod included), a home this user may not write."""
+        for path in (self.root, self.logs_dir, self.db_path):
+            if path.exists() and not os.access(path, os.W_OK):
+                raise StoreFailed(f"{path}: this user may not write it, so nothing was changed; a read-only "
+                                  "command (runs, show, events...) or `sluice console --readonly` can still show "
+                                  "this home")
 
     def ensure(self) -> Home:
         private_dir(self.root)

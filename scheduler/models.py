@@ -126,6 +126,8 @@ class Event:
     new_status: str | None
     actor: str | None
     detail: str | None
+    #: The operator's --reason for a destructive action, else None.
+    reason: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Event:

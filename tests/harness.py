@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,9 +51,11 @@ class SluiceHome:
     def add_job(self, name: str, toml: str) -> None:
         write_private(self.home.jobs_dir / f"{name}.toml", f'name = "{name}"\n' + toml)
 
-    async def cli(self, *args: str, stdin: bytes | None = None, timeout: float = 60) -> CliResult:
+    async def cli(self, *args: str, stdin: bytes | None = None, timeout: float = 60, prefix: Sequence[str] = (),
+                  home: Path | None = None) -> CliResult:
+        """The CLI in a subprocess on this home (or `home`); `prefix` runs it under another command, e.g. setpriv."""
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "console.cli", *args, "--home", str(self.home.root),
+            *prefix, sys.executable, "-m", "console.cli", *args, "--home", str(home or self.home.root),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "PYTHONWARNINGS": "error"},
         )

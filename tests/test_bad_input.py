@@ -152,6 +152,16 @@ async def test_unknown_nodes_queues_and_statuses_are_refused(sluice: SluiceHome)
     await _refused(sluice, ["runs", "--limit", "0"], "--limit", "at least 1")
 
 
+async def test_a_bad_reason_is_refused_naming_the_option(sluice: SluiceHome) -> None:
+    await _refused(sluice, ["cancel", "1", "--reason", "   "], "--reason", "empty")
+    await _refused(sluice, ["cancel", "1", "--reason", "first line\nsecond line"], "--reason", "one line")
+    await _refused(sluice, ["cancel", "1", "--reason", "bell\x07"], "--reason", "one line")
+    await _refused(sluice, ["cancel", "1", "--reason", "x" * 1001], "--reason", "at most 1000")
+    # Every destructive command checks its reason the same way.
+    for command in (["retry", "1"], ["drain", "n1"], ["pause", "default"], ["backfill-cancel", "1"]):
+        await _refused(sluice, [*command, "--reason", ""], "--reason", "empty")
+
+
 async def test_show_refuses_a_missing_or_malformed_run_id(sluice: SluiceHome) -> None:
     await _refused(sluice, ["show", "999999"], "run 999999", "does not exist")
     await _refused(sluice, ["show", "abc"], "argument run", "'abc'", "run id")

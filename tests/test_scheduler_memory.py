@@ -56,7 +56,8 @@ async def test_a_run_whose_end_failed_to_commit_is_still_watched_and_ends(tmp_pa
         await fleet.start_node("n1")
         home = SluiceHome(tmp_path, fleet.nodes_toml(slots=2, workdir=str(tmp_path / "workers")))
         home.add_job("quick", f"command = 'echo start >> {ledger}; echo done'\n")
-        await home.cli_json("runs")  # create the store
+        async with await home.engine():
+            pass  # create the store (reads like `sluice runs` create nothing)
         db_path = home.home.db_path
         with store_fault(db_path, "no_success",
                          "BEFORE UPDATE OF status ON runs WHEN NEW.status = 'succeeded' "
@@ -95,7 +96,8 @@ async def test_a_launch_result_whose_commit_failed_is_recorded_by_a_later_pass(t
         await fleet.start_node("n1")
         home = SluiceHome(tmp_path, fleet.nodes_toml(slots=2, workdir=str(tmp_path / "workers")))
         home.add_job("steady", f"command = 'echo start >> {ledger}; sleep 2; echo done'\n")
-        await home.cli_json("runs")
+        async with await home.engine():
+            pass  # create the store
         db_path = home.home.db_path
         with store_fault(db_path, "no_started_event",
                          "BEFORE INSERT ON events WHEN NEW.kind = 'attempt_started' "

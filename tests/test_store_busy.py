@@ -106,7 +106,8 @@ async def test_a_failed_commit_rolls_back_and_the_next_transaction_works(tmp_pat
 async def test_the_cli_waits_for_a_busy_store_instead_of_failing(tmp_path: Path) -> None:
     home = SluiceHome(tmp_path, "")
     home.add_job("hello", 'command = "echo hi"\n')
-    await home.cli_json("runs")  # creates the store
+    async with await home.engine():
+        pass  # creates the store (a read like `sluice runs` no longer does)
     holder = _hold_lock(home.home.db_path, 1.0, threading.Event())
     result = await home.cli("submit", "hello", "--json")
     holder.join()
@@ -118,7 +119,8 @@ async def test_the_cli_reports_a_store_busy_past_its_timeout_without_a_traceback
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = SluiceHome(tmp_path, "")
     home.add_job("hello", 'command = "echo hi"\n')
-    await home.cli_json("runs")
+    async with await home.engine():
+        pass  # creates the store
     monkeypatch.setenv("SLUICE_BUSY_TIMEOUT", "0.3")
     holder = _hold_lock(home.home.db_path, 3.0, threading.Event())
     result = await home.cli("submit", "hello")

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -18,7 +19,7 @@ from typing import Any
 
 import aiosqlite
 
-from ..errors import StoreBusy, StoreFailed, StoreTooNew, StoreUnreadable
+from ..errors import SluiceError, StoreBusy, StoreFailed, StoreTooNew, StoreUnreadable
 
 #: Seconds a statement waits for another connection's lock; SLUICE_BUSY_TIMEOUT overrides it.
 BUSY_TIMEOUT = 30.0
@@ -146,36 +147,35 @@ class Database:
         await self.conn.close()
 
 
+async def schema_version(conn: aiosqlite.Connection) -> int:
+    async with conn.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def too_new(path: Path, current: int) -> StoreTooNew:
+    return StoreTooNew(f"{path}: the store is at schema version {current}, but this Sluice knows only up to "
+                       f"{latest_version()}; upgrade Sluice instead of opening it with an older one")
+
+
 async def _refuse_newer(conn: aiosqlite.Connection, path: Path) -> None:
-    async with conn.execute("PRAGMA user_version") as cursor:
-        row = await cursor.fetchone()
-    current = int(row[0]) if row else 0
+    current = await schema_version(conn)
     if current > latest_version():
-        raise StoreTooNew(
-            f"{path}: the store is at schema version {current}, but this Sluice knows only up to "
-            f"{latest_version()}; upgrade Sluice instead of opening it with an older one"
-        )
+        raise too_new(path, current)
 
 
-async def _migrate(conn: aiosqlite.Connection, path: Path) -> None:
-    async with conn.execute("PRAGMA user_version") as cursor:
-        row = await cursor.fetchone()
-    current = int(row[0]) if row else 0
+async def migrate(conn: aiosqlite.Connection, path: Path) -> None:
+    """Apply every pending migration in one write transaction."""
+    current = await schema_version(conn)
     scripts = migration_scripts()
-    newest = scripts[-1][0]
-    if current > newest:
-        raise StoreTooNew(
-            f"{path}: the store is at schema version {current}, but this Sluice knows only up to {newest}; "
-            "upgrade Sluice instead of opening it with an older one"
-        )
+    if current > scripts[-1][0]:
+        raise too_new(path, current)
     pending = [(version, sql) for version, sql in scripts if version > current]
     if not pending:
         return
     await conn.execute("BEGIN IMMEDIATE")
     try:
-        async with conn.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
-        current = int(row[0]) if row else 0  # another process may have migrated while we waited
+        current = await schema_version(conn)  # another process may have migrated while we waited
         for version, sql in pending:
             if version <= current:
                 continue
@@ -216,21 +216,28 @@ async def open_database(path: Path, busy_timeout: float | None = None) -> Databa
         await _set_up(conn, path, timeout)
     except sqlite3.DatabaseError as exc:
         await conn.close()
-        if is_busy(exc):
-            raise busy_error(path, timeout) from None
-        if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
-            raise StoreUnreadable(f"{path}: not a usable Sluice store ({exc}); move it aside or use another "
-                                  "--home") from None
-        # A full disk, a read-only file, an I/O error: the store itself may be fine, so never say move it aside.
-        raise StoreFailed(f"{path}: the store could not be opened ({exc}); nothing was changed") from None
+        raise open_error(path, timeout, exc, "could not be opened") from None
     except BaseException:
         await conn.close()
         raise
+    # The -wal and -shm hold the same rows as the store, so they are no more open than the store itself: 0600,
+    # unless its owner let others read it (then a colleague's read-only view can follow a live writer).
+    mode = stat.S_IMODE(path.stat().st_mode) & 0o644
     for suffix in ("-wal", "-shm"):
         side = Path(str(path) + suffix)
         if side.exists():
-            os.chmod(side, 0o600)
+            os.chmod(side, mode)
     return Database(conn, path, timeout)
+
+
+def open_error(path: Path, timeout: float, exc: sqlite3.DatabaseError, failed: str) -> SluiceError:
+    """The operator's error for an SQLite error raised while opening the store."""
+    if is_busy(exc):
+        return busy_error(path, timeout)
+    if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        return StoreUnreadable(f"{path}: not a usable Sluice store ({exc}); move it aside or use another --home")
+    # A full disk, a read-only file, an I/O error: the store itself may be fine, so never say move it aside.
+    return StoreFailed(f"{path}: the store {failed} ({exc}); nothing was changed")
 
 
 async def _set_up(conn: aiosqlite.Connection, path: Path, timeout: float) -> None:
@@ -247,7 +254,7 @@ async def _set_up(conn: aiosqlite.Connection, path: Path, timeout: float) -> Non
                 await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute("PRAGMA synchronous = FULL")
             await conn.execute("PRAGMA foreign_keys = ON")
-            await _migrate(conn, path)
+            await migrate(conn, path)
             return
         except sqlite3.OperationalError as exc:
             if not is_busy(exc) or time.monotonic() + pause > deadline:

@@ -71,12 +71,12 @@ async def set_meta_default(conn: aiosqlite.Connection, key: str, value: str) -> 
 async def insert_event(
     conn: aiosqlite.Connection, at: str, kind: str, *, run_id: int | None = None, attempt: int | None = None,
     old_status: str | None = None, new_status: str | None = None, actor: str | None = None,
-    detail: str | None = None,
+    detail: str | None = None, reason: str | None = None,
 ) -> None:
     await conn.execute(
-        "INSERT INTO events (at, run_id, attempt, kind, old_status, new_status, actor, detail)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (at, run_id, attempt, kind, old_status, new_status, actor, detail),
+        "INSERT INTO events (at, run_id, attempt, kind, old_status, new_status, actor, detail, reason)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (at, run_id, attempt, kind, old_status, new_status, actor, detail, reason),
     )
 
 
@@ -283,8 +283,8 @@ async def get_runs(conn: aiosqlite.Connection, run_ids: Sequence[int]) -> list[R
 
 async def transition_run(
     conn: aiosqlite.Connection, run_id: int, target: RunStatus, at: str, *, kind: str, actor: str,
-    detail: str | None = None, on_attempt: int | None = None, expect: Iterable[RunStatus] | None = None,
-    **fields: Any,
+    detail: str | None = None, reason: str | None = None, on_attempt: int | None = None,
+    expect: Iterable[RunStatus] | None = None, **fields: Any,
 ) -> RunStatus:
     """Guarded status change plus its event, in the caller's transaction. Returns the old status."""
     unknown = set(fields) - RUN_FIELDS
@@ -305,7 +305,7 @@ async def transition_run(
     if cursor.rowcount != 1:
         raise InvalidTransition(f"run {run_id} changed under us; it cannot become {target.value}")
     await insert_event(conn, at, kind, run_id=run_id, attempt=on_attempt, old_status=old.value,
-                       new_status=target.value, actor=actor, detail=detail)
+                       new_status=target.value, actor=actor, detail=detail, reason=reason)
     return old
 
 
