@@ -12,6 +12,10 @@ MAX_SECONDS = 366 * 86400.0
 UNIT_FORMS = '"30s", "15m", "1h30m" or "2d"'
 
 
+#: What may surround a duration: str.strip() alone would also drop control characters such as \x1f.
+_BLANKS = " \t"
+
+
 def parse_duration(text: str | int | float) -> float:
     """Seconds in a job file's duration: a string with units, or a number of seconds; raises ValueError."""
     if isinstance(text, bool) or not isinstance(text, str | int | float):
@@ -31,7 +35,7 @@ def parse_duration(text: str | int | float) -> float:
 
 def parse_duration_option(text: str, above_zero: bool = False) -> float:
     """Seconds in a command-line value: a job file's forms, or bare seconds ("90", "0.5"); raises ValueError."""
-    bare = _BARE_SECONDS.fullmatch(text.strip())
+    bare = _BARE_SECONDS.fullmatch(text.strip(_BLANKS))
     seconds = float(bare.group()) if bare else _with_units(text)
     if seconds is None:
         raise ValueError(f"{text!r} is not a duration: expected seconds such as \"90\", or a number with a "
@@ -45,7 +49,7 @@ def parse_duration_option(text: str, above_zero: bool = False) -> float:
 
 def _with_units(text: str) -> float | None:
     """Seconds in "1h 30m"-style text, or None if it is not made of number-unit parts."""
-    compact = text.strip().replace(" ", "")
+    compact = text.strip(_BLANKS).replace(" ", "")
     pos, seconds = 0, 0.0
     for match in _PART.finditer(compact):
         if match.start() != pos:
