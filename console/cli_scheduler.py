@@ -17,6 +17,7 @@ from scheduler.ssh.executor import SshExecutor
 
 
 def run_scheduler(home: Home, poll_interval: float, node_lost_after: float, retention: float = 3600.0) -> int:
+    home.require_writable()
     home.ensure()
     nodes = load_nodes(home.nodes_file)
     jobs = load_jobs(home.jobs_dir)  # refuse to start on an invalid job file: exit 2 naming it

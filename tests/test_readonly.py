@@ -218,3 +218,14 @@ async def test_the_engine_opened_read_only_follows_a_writer_that_starts_later(tm
         assert [run.id for run in await reader.runs()] == [third, second, first]
     finally:
         await reader.close()
+
+
+async def test_a_scheduler_in_a_home_it_cannot_write_refuses_to_start_cleanly(open_dir: Path) -> None:
+    sluice = SluiceHome(open_dir, NODES)
+    await _populate(sluice)
+    _share_read_only(sluice.home.root)
+    before = snapshot(sluice.home.root)
+    result = await sluice.cli("scheduler", prefix=_other_user())
+    assert result.code == 1, result.stderr
+    assert "Traceback" not in result.stderr and "this user may not write it" in result.stderr
+    assert snapshot(sluice.home.root) == before
