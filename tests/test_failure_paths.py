@@ -66,7 +66,7 @@ async def test_cancel_during_a_node_outage_is_not_undone_by_node_loss(tmp_path: 
         await _until(term_decided, "the scheduler took the cancel (TERM for a node that does not answer)")
         assert (await home.run_json(run_id))["status"] == "running", "the lease has not run out yet"
         scheduler.settings = replace(scheduler.settings, node_lost_after=1.0)  # now the lease runs out
-        run = await home.wait_ended(run_id, timeout=30)
+        await home.wait_ended(run_id, timeout=30)
     finally:
         await home.stop_scheduler()
     await home.run_until_idle()  # whatever a scheduler would do with the run now, it has done
