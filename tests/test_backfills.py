@@ -63,6 +63,18 @@ async def _wait_backfill(home: SluiceHome, backfill_id: int, timeout: float = 60
         await asyncio.sleep(0.2)
 
 
+def _most_at_once(spans: list[tuple[str, str | None]]) -> int:
+    """The most (started, ended) spans of ended attempts open at one moment; one ending as another starts is
+    not an overlap. The store's timestamps are fixed-width UTC (TIME_FORMAT), so they sort as text."""
+    assert all(end is not None for _, end in spans), spans
+    moments = sorted([(start, 1) for start, _ in spans] + [(end or "", -1) for _, end in spans])
+    most = open_now = 0
+    for _, step in moments:
+        open_now += step
+        most = max(most, open_now)
+    return most
+
+
 async def test_31_day_backfill_never_exceeds_max_parallel_and_is_not_repeated(home: SluiceHome) -> None:
     out = home.root / "loaded.txt"
     await home.start_scheduler()
@@ -79,7 +91,10 @@ async def test_31_day_backfill_never_exceeds_max_parallel_and_is_not_repeated(ho
             if await engine.count_runs(RunFilter(statuses=("succeeded",), backfill_id=created["backfill_id"])) == 31:
                 break
             await asyncio.sleep(0.03)
-    assert peak == 3
+        spans = [(attempt.started_at, attempt.ended_at) for run_id in created["run_ids"]
+                 for attempt in (await engine.run_detail(run_id)).attempts]
+    # From the store's record of every attempt: a sampler on a loaded machine may miss the busiest moment.
+    assert _most_at_once(spans) == 3, "--max-parallel 3 on 6 free slots: 3 ran at once"
     detail = await _wait_backfill(home, created["backfill_id"])
     assert detail["status"] == "done" and detail["counts"] == {"succeeded": 31}
     assert sorted(out.read_text().split()) == [f"2026-10-{d:02d}" for d in range(1, 32)]

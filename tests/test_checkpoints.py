@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -78,8 +79,7 @@ async def test_retry_from_scratch_ignores_checkpoints(fleet_home: SluiceHome) ->
     assert run["attempts"][1]["checkpoint_in"] is None
     assert steps.read_text().count("step 1 ") == 2
     # A plain retry afterwards resumes from the from-scratch attempt's own checkpoint.
-    assert (await fleet_home.cli("retry", str(run_id))).code == 0
-    await asyncio.sleep(0.3)
+    assert (await fleet_home.cli("retry", str(run_id))).code == 0  # queued when it returns: not ended
     run = await fleet_home.wait_ended(run_id)
     assert run["attempts"][-1]["checkpoint_in"] == "3"
 
@@ -111,7 +111,11 @@ kill_grace = "5s"
     await fleet_home.start_scheduler()
     run_id = await fleet_home.submit("graceful")
     await fleet_home.wait_for(run_id, {"running"})
-    await asyncio.sleep(0.5)
+    async with await fleet_home.engine() as engine:  # "started" is echoed once the TERM trap is set
+        deadline = time.monotonic() + 30
+        while engine.read_log(run_id, 1, "stdout") != b"started\n":
+            assert time.monotonic() < deadline, "the job did not start within 30s"
+            await asyncio.sleep(0.05)
     assert (await fleet_home.cli("cancel", str(run_id))).code == 0
     run = await fleet_home.wait_ended(run_id)
     assert run["status"] == "cancelled"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_console_support import SIZE, app_for, checkpoint, failed_run, finish, progress, settle, start
+from test_console_support import SIZE, app_for, checkpoint, failed_run, finish, progress, settle, start, until
 
 from console.screens.confirm import ConfirmScreen
 from console.screens.run_detail import RunDetailScreen
@@ -39,14 +39,14 @@ async def test_log_follows_output_as_it_arrives(engine):
         assert view.lines[-1] == "line 99" and view.follow
         assert screen.query_one(ProgressLine).fraction == 0.45
         engine.logs.append(run_id, 1, "stdout", len(_lines(100)), _lines(50, 100))
-        await pilot.pause(0.3)
+        await until(pilot, lambda: view.lines[-1] == "line 149", "the appended lines shown")
         await settle(pilot)
         assert view.lines[-1] == "line 149"
         assert view.scroll_y == view.max_scroll_y  # following: the newest line is in view
         await pilot.press("f")  # pause
         size = len(_lines(150))
         engine.logs.append(run_id, 1, "stdout", size, _lines(5, 150))
-        await pilot.pause(0.3)
+        await until(pilot, lambda: view.new_lines == 5, "the paused view counting new lines")
         await settle(pilot)
         assert not view.follow and view.new_lines == 5
         assert "+5 new lines" in view.status_text()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_console_support import SIZE, app_for, at, failed_run, settle, start
+from test_console_support import SIZE, app_for, at, failed_run, settle, start, until
 
 from console.screens.confirm import ConfirmScreen
 from console.screens.help import HelpScreen
@@ -53,7 +53,7 @@ async def test_filter_as_you_type_and_escape_clears_it(engine):
         screen = await _runs_screen(pilot)
         assert len(screen.table.window) == 4
         await pilot.press("slash", *"failed")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: [run.id for run in screen.table.window] == [failed], "the filtered runs")
         await settle(pilot)
         assert [run.id for run in screen.table.window] == [failed]
         await pilot.press("enter", "escape")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -108,6 +109,14 @@ async def failed_run(engine: Engine, stderr: bytes = b"Traceback\nValueError: ba
     engine.logs.append(run_id, 1, "stderr", 0, stderr)
     await finish(engine, run_id, attempt_id, RunStatus.FAILED, 1)
     return run_id
+
+
+async def until(pilot, ready: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+    """Pause until `ready()` holds (a poll came round), however slow the machine; fail naming what was awaited."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not ready():
+        assert asyncio.get_running_loop().time() < deadline, f"{what}: not within {timeout:g}s"
+        await pilot.pause(0.05)
 
 
 async def settle(pilot, rounds: int = 2) -> None:

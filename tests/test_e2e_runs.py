@@ -129,12 +129,12 @@ async def test_paused_queue_holds_runs_until_resumed(cluster: SluiceHome) -> Non
     cluster.add_job("quick", 'command = "echo hi"\nqueue = "batch"\n')
     run_id = await cluster.submit("quick")
     assert (await cluster.cli("pause", "batch")).code == 0
-    await cluster.start_scheduler()
-    await asyncio.sleep(1.0)
+    await cluster.run_until_idle()  # whatever a scheduler would start now, it has started
     runs = await cluster.cli_json("runs")
     assert runs["runs"][0]["status"] == "queued"
     assert runs["runs"][0]["wait_reason"] == "queue batch is paused"
     assert (await cluster.cli("resume", "batch")).code == 0
+    await cluster.start_scheduler()
     assert (await cluster.wait_ended(run_id))["status"] == "succeeded"
 
 

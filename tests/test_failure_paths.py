@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,20 +32,46 @@ def _executor(fleet: LocalFleet, name: str = "n1") -> SshExecutor:
     return SshExecutor([node])
 
 
+async def _until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:g}s"
+        await asyncio.sleep(0.05)
+
+
 async def test_cancel_during_a_node_outage_is_not_undone_by_node_loss(tmp_path: Path, fleet: LocalFleet) -> None:
     home = SluiceHome(tmp_path, fleet.nodes_toml(slots=1, workdir=str(tmp_path / "workers")))
     home.add_job("long", 'command = "sleep 30"\n')
-    await home.start_scheduler(replace(FAST, node_lost_after=1.0))
+    # The default lease (600 s) cannot run out before the cancel is in; it is cut short only once the scheduler
+    # has taken the cancel, so the order is certain: the cancel first, the lease's expiry after.
+    assert FAST.node_lost_after >= 600
+    scheduler = await home.start_scheduler(FAST)
     try:
         run_id = await home.submit("long")
         node = (await home.wait_for(run_id, {"running"}))["node"]
         await fleet.stop_node(node)
+
+        async def node_down() -> bool:
+            async with await home.engine() as engine:
+                return any(view.config.name == node and view.status in ("down", "refused")
+                           for view in await engine.nodes())
+
+        await _until(node_down, f"node {node} seen down")
         assert (await home.cli("cancel", str(run_id))).code == 0
-        run = await home.wait_ended(run_id, timeout=20)
-        await asyncio.sleep(0.5)
-        run = await home.run_json(run_id)
+
+        async def term_decided() -> bool:
+            return any(e["kind"] == "kill" and "TERM sent (cancelled)" in (e["detail"] or "")
+                       for e in (await home.run_json(run_id))["events"])
+
+        await _until(term_decided, "the scheduler took the cancel (TERM for a node that does not answer)")
+        assert (await home.run_json(run_id))["status"] == "running", "the lease has not run out yet"
+        scheduler.settings = replace(scheduler.settings, node_lost_after=1.0)  # now the lease runs out
+        await home.wait_ended(run_id, timeout=30)
     finally:
         await home.stop_scheduler()
+    await home.run_until_idle()  # whatever a scheduler would do with the run now, it has done
+    run = await home.run_json(run_id)
+    assert [(a["status"], a["reason"]) for a in run["attempts"]] == [("lost", "node_lost")], "given up by its lease"
     assert run["status"] == "cancelled" and run["attempt"] == 1, "a cancelled run must never be dispatched again"
 
 

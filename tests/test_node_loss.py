@@ -23,8 +23,9 @@ async def test_lost_node_runs_move_elsewhere_and_the_stale_attempt_is_fenced(tmp
         await fleet.start_node("n1")
         await fleet.start_node("n2")
         home = SluiceHome(tmp_path, fleet.nodes_toml(slots=1, workdir=str(tmp_path / "workers")))
+        # The first attempt writes until it is fenced (or for 2 minutes): only the fence can stop its lines.
         home.add_job("ticker", f"""
-command = '''i=0; while [ $i -lt 40 ]; do i=$((i + 1)); echo "$SLUICE_ATTEMPT $i" >> {side_effects}; sleep 0.1; done'''
+command = '''i=0; while [ $i -lt 40 ] || {{ [ "$SLUICE_ATTEMPT" = 1 ] && [ $i -lt 1200 ]; }}; do i=$((i + 1)); echo "$SLUICE_ATTEMPT $i" >> {side_effects}; sleep 0.1; done'''
 [retry]
 max_attempts = 1
 """)
@@ -64,6 +65,7 @@ max_attempts = 1
         finally:
             await home.stop_scheduler()
     lines = side_effects.read_text().splitlines()
+    assert [line for line in lines if line.startswith("1 ")] == stale_lines, "the fenced attempt stays stopped"
     by_attempt = {number: sum(1 for line in lines if line.split()[0] == number) for number in ("1", "2")}
     report(FaultFigures(
         "worker lost past its lease, then back with the stale attempt running", "the in-process sshd of the busy "

@@ -6,9 +6,11 @@ import asyncio
 import json
 import stat
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness import FAST, SluiceHome
@@ -29,11 +31,15 @@ async def home(tmp_path: Path) -> AsyncIterator[SluiceHome]:
 
 
 async def test_drain_deadline_preempts_and_the_run_resumes_elsewhere(home: SluiceHome) -> None:
-    home.add_job("long", """
+    gate = home.root / "gate"
+    # Three checkpoints, then the job waits at a gate the test opens only once the drain has preempted it:
+    # the first attempt can end only by the drain's deadline, whatever the load.
+    home.add_job("long", f"""
 command = '''
-i=${SLUICE_CHECKPOINT:-0}
+i=${{SLUICE_CHECKPOINT:-0}}
 trap 'echo "::checkpoint::$i"; exit 143' TERM
-while [ $i -lt 30 ]; do i=$((i + 1)); echo "::checkpoint::$i"; sleep 0.1; done
+while [ $i -lt 3 ]; do i=$((i + 1)); echo "::checkpoint::$i"; sleep 0.1; done
+n=0; until [ -e {gate} ]; do n=$((n + 1)); if [ $n -gt 2400 ]; then exit 1; fi; sleep 0.05; done
 echo "finished on attempt $SLUICE_ATTEMPT"
 '''
 kill_grace = "5s"
@@ -42,9 +48,12 @@ labels = []
     await home.start_scheduler()
     run_id = await home.submit("long")
     first = await home.wait_for(run_id, {"running"})
-    await asyncio.sleep(0.5)
     node = first["node"]
+    await _until_run(home, run_id, lambda run: any(c["value"] == "3" for c in run["checkpoints"]),
+                     "the first attempt's third checkpoint")
     assert (await home.cli("drain", node, "--deadline", "0.2s", "--reason", "reboot")).code == 0
+    await _until_run(home, run_id, lambda run: run["attempts"][0]["status"] != "running", "the drain's preemption")
+    gate.touch()
     run = await home.wait_ended(run_id)
     assert run["status"] == "succeeded"
     preempted, resumed = run["attempts"]
@@ -52,6 +61,14 @@ labels = []
     assert resumed["node"] != node and int(resumed["checkpoint_in"]) >= 3
     assert run["attempt"] == 2
     assert (await home.cli("drain", "nope")).code == 2
+
+
+async def _until_run(home: SluiceHome, run_id: int, condition: Callable[[dict[str, Any]], bool], what: str,
+                     timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition(run := await home.run_json(run_id)):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:g}s: {run}"
+        await asyncio.sleep(0.05)
 
 
 async def test_finished_attempt_folders_are_removed_after_retention(home: SluiceHome) -> None:
@@ -77,15 +94,27 @@ async def test_logs_follow_streams_until_the_attempt_ends(home: SluiceHome) -> N
     assert followed.text == "".join(f"tick {i}\n" for i in range(1, 6))
 
 
+def gated(gate: Path) -> str:
+    """A job file's command that ends only once `gate` exists (or fails, giving up after a generous 120 s)."""
+    return (f"command = '''n=0; until [ -e {gate} ]; do n=$((n + 1)); "
+            "if [ $n -gt 2400 ]; then exit 1; fi; sleep 0.05; done'''\n")
+
+
 async def test_wait_exits_3_on_timeout_and_0_when_all_succeeded(home: SluiceHome) -> None:
+    gate = home.root / "gate"
+    home.add_job("gated", gated(gate))
+    home.add_job("stuck", gated(home.root / "never"))
     home.add_job("nap", 'command = "sleep {seconds}"\n[params]\nseconds = "0"\n')
     await home.start_scheduler()
-    slow = await home.submit("nap", "seconds=5")
+    slow = await home.submit("gated")
+    doomed = await home.submit("stuck")
     quick = await home.submit("nap")
-    assert (await home.cli("wait", str(slow), "--timeout", "0.5")).code == 3
-    await home.cli("cancel", str(slow))
+    assert (await home.cli("wait", str(slow), "--timeout", "0.5")).code == 3, "slow cannot end: its gate is shut"
+    await home.cli("cancel", str(doomed))
     assert (await home.cli("wait", str(quick), "--timeout", "20")).code == 0
-    assert (await home.cli("wait", str(quick), str(slow), "--timeout", "20")).code == 1
+    assert (await home.cli("wait", str(quick), str(doomed), "--timeout", "20")).code == 1
+    gate.touch()  # only now may slow end
+    assert (await home.cli("wait", str(quick), str(slow), "--timeout", "20")).code == 0
 
 
 async def test_params_file_submits_all_lines_in_one_transaction(home: SluiceHome) -> None:

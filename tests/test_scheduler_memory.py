@@ -14,7 +14,10 @@ from pathlib import Path
 from harness import FAST, SluiceHome
 from reliability import FaultFigures, ledger_duplicates, report, store_vs_worker_bytes
 
+from scheduler.config import load_nodes
 from scheduler.localnode import LocalFleet
+from scheduler.process.loop import Scheduler
+from scheduler.ssh.executor import SshExecutor
 
 
 @contextmanager
@@ -172,3 +175,40 @@ async def test_run_until_idle_records_a_node_state_that_changed_after_the_pass_r
         recorded = query(home.home.db_path, "SELECT state, last_error FROM nodes WHERE name = 'n1'")
     assert recorded == [("refused", f"node n1 (127.0.0.1:{fleet.nodes()[0].port}): refused after the pass read "
                                     "its health")], "idle must not leave the store a node state behind"
+
+
+class SeenLate(SshExecutor):
+    """A node whose first answer (already in) shows only once `shown` is set: a check that came back late."""
+
+    shown = False
+
+    def health(self, target: str) -> tuple[str, str | None]:
+        return super().health(target) if self.shown else ("unknown", None)
+
+
+class AnsweredDuringTheFirstPass(Scheduler):
+    """The node's answer arrives while the first pass runs, after that pass's dispatch found it unchecked."""
+
+    async def _dispatch(self) -> bool:
+        dispatched = await super()._dispatch()
+        assert isinstance(self.executor, SeenLate)
+        self.executor.shown = True
+        return dispatched
+
+
+async def test_run_until_idle_does_not_stop_on_a_pass_that_ran_before_a_node_answered(tmp_path: Path) -> None:
+    """The reported flake: the first pass found the node unchecked, its check answered meanwhile, and the
+    scheduler called itself idle with the run still queued, though a pass with the node up would start it."""
+    async with LocalFleet(tmp_path / "keys") as fleet:
+        await fleet.start_node("n1")
+        home = SluiceHome(tmp_path, fleet.nodes_toml(slots=1, workdir=str(tmp_path / "workers")))
+        home.add_job("quick", "command = 'echo hi'\n")
+        run_id = await home.submit("quick")
+        nodes = load_nodes(home.home.nodes_file)
+        executor = SeenLate(nodes)
+        await executor.check("n1")  # the node is up before the scheduler starts; it shows during pass one
+        scheduler = AnsweredDuringTheFirstPass(home.home, executor, nodes, settings=FAST)
+        await asyncio.wait_for(scheduler.run_until_idle(), 60)
+        statuses = dict(query(home.home.db_path, "SELECT id, status FROM runs"))
+    assert executor.shown, "the node showed as up during the first pass"
+    assert statuses[run_id] == "succeeded", "the pass that found no usable node ran before the node answered"

@@ -110,9 +110,10 @@ kind = "daily"
 async def test_run_whose_upstream_failed_says_why_it_waits(home: SluiceHome) -> None:
     home.add_job("extract", 'command = "exit 1"\n[partition]\nparam = "day"\nkind = "daily"\n')
     home.add_job("transform", 'command = "true"\nafter = ["extract"]\n[partition]\nparam = "day"\nkind = "daily"\n')
-    await home.cli_json("backfill", "extract", "--from", "2026-06-01", "--to", "2026-06-01")
+    upstream = await home.cli_json("backfill", "extract", "--from", "2026-06-01", "--to", "2026-06-01")
     created = await home.cli_json("backfill", "transform", "--from", "2026-06-01", "--to", "2026-06-01")
-    await home.run_until_idle()
+    await home.run_until_idle()  # idle only after a pass that saw the node up: extract has run by then
+    assert (await home.run_json(upstream["run_ids"][0]))["status"] == "failed"
     shown = await home.cli_json("show", str(created["run_ids"][0]))
     assert shown["status"] == "queued"
     assert shown["wait_reason"] == "waiting for upstream extract partition 2026-06-01, which FAILED"

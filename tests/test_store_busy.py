@@ -15,26 +15,79 @@ from reliability import FaultFigures, ledger_duplicates, report, store_vs_worker
 from scheduler.errors import StoreBusy, StoreUnreadable
 from scheduler.store import open_database
 
+#: How long a holder waits for the lock: a running scheduler takes it every tick, so no short fixed limit.
+LOCK_WAIT = 60.0
 
-def _hold_lock(path: Path, seconds: float, started: threading.Event, read: bool = False) -> threading.Thread:
+
+class _LockHolder(threading.Thread):
+    """Another connection holding a lock on a store, in a thread. A failure there (the lock never taken) is
+    raised by wait_locked() and join() in the test, never left as an unhandled thread exception."""
+
+    def __init__(self, path: Path, seconds: float, started: threading.Event, read: bool,
+                 until: threading.Event | None) -> None:
+        super().__init__(daemon=True)
+        self.path, self.seconds, self.started, self.read, self.until = path, seconds, started, read, until
+        self.settled = threading.Event()  # the lock is held, or the thread failed
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        try:
+            self._hold()
+        except Exception as exc:
+            self.error = exc
+        finally:
+            self.settled.set()
+
+    def _hold(self) -> None:
+        conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=LOCK_WAIT)
+        try:
+            if self.read:
+                conn.execute("BEGIN")
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
+            else:
+                conn.execute("BEGIN EXCLUSIVE")
+            self.started.set()
+            self.settled.set()
+            threading.Event().wait(self.seconds)
+            if self.until is not None and not self.until.wait(LOCK_WAIT):
+                raise TimeoutError(f"the lock was to be released within {LOCK_WAIT:g}s")
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+
+    def wait_locked(self) -> None:
+        if not self.settled.wait(LOCK_WAIT + 10):
+            raise AssertionError(f"the holder neither took the lock nor failed within {LOCK_WAIT + 10:g}s")
+        self._raise()
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise AssertionError(f"the lock holder failed: {self.error!r}") from self.error
+
+
+def _hold_lock(path: Path, seconds: float, started: threading.Event, read: bool = False, *,
+               until: threading.Event | None = None) -> _LockHolder:
     """Another connection holds a lock on a store for `seconds` (a real SQLite lock, in a thread): the write
-    lock, or with `read` a read transaction's shared lock."""
-    def hold() -> None:
-        conn = sqlite3.connect(str(path), isolation_level=None)
-        if read:
-            conn.execute("BEGIN")
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
-        else:
-            conn.execute("BEGIN EXCLUSIVE")
-        started.set()
-        threading.Event().wait(seconds)
-        conn.execute("ROLLBACK")
-        conn.close()
+    lock, or with `read` a read transaction's shared lock; with `until`, also until that is set. Returns once
+    the lock is held. This blocks the calling thread: on an event loop whose scheduler may have a transaction
+    open, use _hold_lock_beside, or that transaction could never end and the lock never be taken."""
+    holder = _LockHolder(path, seconds, started, read, until)
+    holder.start()
+    holder.wait_locked()
+    return holder
 
-    thread = threading.Thread(target=hold, daemon=True)
-    thread.start()
-    assert started.wait(10)
-    return thread
+
+async def _hold_lock_beside(path: Path, seconds: float, started: threading.Event, *,
+                            until: threading.Event | None = None) -> _LockHolder:
+    """_hold_lock for a test whose event loop runs a scheduler: the loop keeps running while the holder waits."""
+    holder = _LockHolder(path, seconds, started, False, until)
+    holder.start()
+    await asyncio.to_thread(holder.wait_locked)
+    return holder
 
 
 async def test_opening_a_fresh_store_waits_for_a_connection_holding_its_lock(tmp_path: Path) -> None:
@@ -133,24 +186,37 @@ async def test_the_cli_reports_a_store_busy_past_its_timeout_without_a_traceback
 
 
 async def test_a_scheduler_outlasts_a_store_locked_past_its_timeout_and_says_so(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     from harness import FAST
 
     from scheduler.localnode import LocalFleet
 
     monkeypatch.setenv("SLUICE_BUSY_TIMEOUT", "0.3")
-    ledger = tmp_path / "ledger"
+    ledger, gate, workers = tmp_path / "ledger", tmp_path / "gate", tmp_path / "workers"
     async with LocalFleet(tmp_path / "keys") as fleet:
         await fleet.start_node("n1")
-        home = SluiceHome(tmp_path, fleet.nodes_toml(slots=2, workdir=str(tmp_path / "workers")))
-        home.add_job("steady", f"command = 'echo start >> {ledger}; sleep 1; echo done'\n")
+        home = SluiceHome(tmp_path, fleet.nodes_toml(slots=2, workdir=str(workers)))
+        home.add_job("steady", f"command = 'echo start >> {ledger}; n=0; until [ -e {gate} ]; do n=$((n + 1)); "
+                               "if [ $n -gt 2400 ]; then exit 1; fi; sleep 0.05; done; echo done'\n")
         await home.start_scheduler(FAST)
         try:
             run_id = await home.submit("steady")
             await home.wait_for(run_id, {"running"})
+            release = threading.Event()
+            # Taken beside the running loop: a pass may have its transaction open, and must be able to end it.
+            holder = await _hold_lock_beside(home.home.db_path, 1.0, threading.Event(), until=release)
             locked_at = time.monotonic()
-            holder = _hold_lock(home.home.db_path, 2.5, threading.Event())  # longer than the job
-            await asyncio.to_thread(holder.join)
+            try:
+                gate.touch()  # the job ends while the store is locked
+                deadline = time.monotonic() + 60
+                while not (any(path.is_file() for path in workers.rglob("exit")) and any(
+                        record.name == "sluice.scheduler" and "is busy" in record.getMessage()
+                        for record in caplog.records)):
+                    assert time.monotonic() < deadline, "the job's end and the scheduler's busy store: not within 60s"
+                    await asyncio.sleep(0.05)
+            finally:
+                release.set()  # held past the busy timeout, until the job ended and the scheduler saw the lock
+                await asyncio.to_thread(holder.join)
             released_at = time.monotonic()
             final = await home.wait_ended(run_id, timeout=30)
             recover = time.monotonic() - released_at
@@ -160,7 +226,7 @@ async def test_a_scheduler_outlasts_a_store_locked_past_its_timeout_and_says_so(
     starts, duplicated = ledger_duplicates(ledger)
     report(FaultFigures(
         "store locked past the scheduler's busy timeout", f"another connection holds BEGIN EXCLUSIVE for "
-        f"{released_at - locked_at:.1f} s, SLUICE_BUSY_TIMEOUT=0.3 s, while a 1 s job runs", 1,
+        f"{released_at - locked_at:.1f} s, SLUICE_BUSY_TIMEOUT=0.3 s, while the running job ends", 1,
         int(final["status"] != "succeeded" or starts == 0), duplicated, store_vs_worker_bytes(home),
         round(recover, 2), "tests/test_store_busy.py",
         f"{len(busy)} store_busy event(s)" + (f", the first: {busy[0]['detail']!r}" if busy else "")))
