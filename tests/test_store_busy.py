@@ -268,7 +268,7 @@ async def test_a_busy_spell_that_begins_as_the_last_one_is_reported_never_stops_
                     second.append(_hold_lock(path, 1.0, threading.Event()))
 
             await scheduler.database.conn.set_trace_callback(before_statement)
-            first = _hold_lock(path, 1.5, threading.Event())
+            first = await _hold_lock_beside(path, 1.5, threading.Event())
             await asyncio.to_thread(first.join)
             deadline = time.monotonic() + 30
             while not second:
