@@ -72,7 +72,7 @@ def _as_text(value: Any) -> str:
 
 
 def render_command(command: str, params: dict[str, str]) -> str:
-    """Fill the {name} placeholders of declared params, each quoted for the shell context it stands in."""
+    """The command with each {name} of a declared param turned into a quoted reference to its variable."""
     return shellwords.render(command, params)
 
 
@@ -94,7 +94,7 @@ def job_script(run: Run, attempt: int, checkpoint: str | None) -> bytes:
     if run.partition is not None:
         env["SLUICE_PARTITION"] = run.partition
     for name, value in run.params.items():
-        env[f"SLUICE_PARAM_{name.upper()}"] = value
+        env[shellwords.param_variable(name)] = value  # the rendered command refers to it
     lines = ["# written by sluice: one attempt of one run"]
     lines += [f"export {name}={shlex.quote(value)}" for name, value in sorted(env.items())]
     if checkpoint is not None:

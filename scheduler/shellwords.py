@@ -1,15 +1,19 @@
 """Where each `{param}` placeholder of a job's command stands in the shell's grammar, and its rendering there.
 
-A value is safe only if it is quoted for the exact context it lands in (STYLE 16): `shlex.quote` is right for
-an unquoted word and wrong inside quotes. So the command is lexed once, the way `sh` reads it, and each
-placeholder gets the context it stands in. Contexts that cannot be made safe (backticks, arithmetic, `${...}`,
-here-documents, case patterns, `$'...'`) are refused when the job is loaded, with the fix.
+The value itself is never spliced into the command. Each placeholder becomes a reference to the environment
+variable job.sh exports the value in (`SLUICE_PARAM_<NAME>`, written with `shlex.quote` on a line of its own),
+quoted for the context the placeholder stands in (STYLE 16): `"${V}"` for an unquoted word, `${V}` inside
+double quotes, `'"${V}"'` inside single quotes. The shell never parses the result of an expansion again, so
+even a context this lexer misjudged can only split or glob the value, never run it. The lexer follows `sh`
+just far enough to choose the quoting and to refuse, when the job is loaded and with the fix, the contexts
+where an expanded value is read again or cannot be quoted (arithmetic, backticks, `${...}`, here-documents,
+case patterns, `$'...'`).
 """
 
 from __future__ import annotations
 
 import re
-import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 #: A placeholder: `{name}` with an identifier inside. `${VAR}`, `{a,b}`, `{}` and `{ cmd; }` are not placeholders.
@@ -26,17 +30,26 @@ QUOTED_HEREDOC = "in a here-document with a quoted delimiter"
 #: Where braces stand for themselves, so an undeclared `{name}` is literal text, not a typo.
 LITERAL = frozenset({SINGLE_QUOTED, COMMENT, QUOTED_HEREDOC})
 
-#: Contexts that cannot be made safe, each with the fix offered to the job's author.
+#: Contexts where an expanded value is read again or cannot be one quoted word.
+BACKTICKS = "inside backticks"
+ARITHMETIC = "in an arithmetic expansion"
+PARAMETER_EXPANSION = "in a ${...} expansion"
+HEREDOC = "in a here-document"
+HEREDOC_DELIMITER = "in a here-document delimiter"
+CASE_PATTERN = "in a case pattern"
+ANSI_C_QUOTES = "inside $'...' quotes"
+
+#: Each unsafe context with the fix offered to the job's author.
 UNSAFE_FIXES = {
-    "inside backticks": "use $( ... ) instead of backticks",
-    "in an arithmetic expansion": 'check the value is a number first, e.g. case "$SLUICE_PARAM_{NAME}" in '
-                                  "*[!0-9]*) exit 2;; esac, then use $SLUICE_PARAM_{NAME} in the arithmetic",
-    "in a ${...} expansion": "use the environment variable instead, e.g. ${{VAR:-$SLUICE_PARAM_{NAME}}}",
-    "in a here-document": 'use "$SLUICE_PARAM_{NAME}" in the here-document, or pass the value as an argument',
+    BACKTICKS: "use $( ... ) instead of backticks",
+    ARITHMETIC: 'check the value is a number first, e.g. case "$SLUICE_PARAM_{NAME}" in '
+                "*[!0-9]*) exit 2;; esac, then use $SLUICE_PARAM_{NAME} in the arithmetic",
+    PARAMETER_EXPANSION: "use the environment variable instead, e.g. ${{VAR:-$SLUICE_PARAM_{NAME}}}",
+    HEREDOC: 'use "$SLUICE_PARAM_{NAME}" in the here-document, or pass the value as an argument',
     QUOTED_HEREDOC: "use an unquoted delimiter and \"$SLUICE_PARAM_{NAME}\" in the here-document",
-    "in a here-document delimiter": "write the delimiter literally",
-    "in a case pattern": 'compare with [ "$x" = {{{name}}} ] instead, or use "$SLUICE_PARAM_{NAME}" in the pattern',
-    "inside $'...' quotes": "use '...' or \"...\" quotes",
+    HEREDOC_DELIMITER: "write the delimiter literally",
+    CASE_PATTERN: 'compare with [ "$x" = {{{name}}} ] instead, or use "$SLUICE_PARAM_{NAME}" in the pattern',
+    ANSI_C_QUOTES: "use '...' or \"...\" quotes",
 }
 
 
@@ -86,8 +99,14 @@ def problems(command: str, declared: set[str]) -> list[str]:
     return list(dict.fromkeys(said))
 
 
-def render(command: str, params: dict[str, str]) -> str:
-    """The command with each declared placeholder replaced by its value, quoted for its context."""
+def param_variable(name: str) -> str:
+    """The environment variable that carries a param's value to the job."""
+    return f"SLUICE_PARAM_{name.upper()}"
+
+
+def render(command: str, declared: Iterable[str]) -> str:
+    """The command with each declared placeholder replaced by a reference to its param's variable."""
+    params = set(declared)
     pieces: list[str] = []
     done = 0
     for spot in find_placeholders(command):
@@ -95,20 +114,19 @@ def render(command: str, params: dict[str, str]) -> str:
             continue
         if spot.context not in RENDERED:
             raise CommandSyntaxError(f"{{{spot.name}}} stands {spot.context}: {spot.fix()}")
-        pieces += [command[done:spot.start], quote_for(spot.context, params[spot.name])]
+        pieces += [command[done:spot.start], reference_for(spot.context, param_variable(spot.name))]
         done = spot.end
     return "".join(pieces) + command[done:]
 
 
-def quote_for(context: str, value: str) -> str:
-    """The value as shell text that means exactly the value in this context."""
+def reference_for(context: str, variable: str) -> str:
+    """Shell text that expands to exactly the variable's value, as one word, in this context."""
     if context == UNQUOTED:
-        return shlex.quote(value)
+        return f'"${{{variable}}}"'
     if context == DOUBLE_QUOTED:
-        # Inside "...", only these four are special (a backslash-newline too, which escaping \ covers).
-        return re.sub(r'([\\"$`])', r"\\\1", value)
-    # Inside '...': close the quote, add the value as its own quoted word, reopen.
-    return "'" + shlex.quote(value) + "'"
+        return f"${{{variable}}}"
+    # Inside '...': close the quote, expand the variable double-quoted, reopen.
+    return f"'\"${{{variable}}}\"'"
 
 
 _OPERATOR_CHARS = ";&|<>()\n"
@@ -154,7 +172,7 @@ class _Lexer:
 
     def record(self, match: re.Match[str], context: str) -> None:
         if self.in_pattern and context in RENDERED:
-            context = "in a case pattern"
+            context = CASE_PATTERN
         self.found.append(Placeholder(match.group(1), match.start(), match.end(), context))
 
     def record_region(self, start: int, end: int, context: str) -> None:
@@ -228,11 +246,12 @@ class _Lexer:
         elif ch == "(" and in_pattern:
             self.pos += 1  # the optional ( before a pattern
         elif ch == ")":
+            function = self.text[:self.pos].rstrip(_BLANK).endswith("(")  # `name()`: its body is a command
             self.pos += 1
             if level.depth == 0 and stop == ")":
                 return True
             level.depth -= 1
-            level.at_start = False
+            level.at_start = function
         elif ch == "(" and level.at_start and self.starts("(("):
             self.arithmetic(2)  # bash's (( ... )) command
             level.at_start = False
@@ -312,7 +331,7 @@ class _Lexer:
             if ch == "\\":
                 self.pos += 2
             elif ch == "$":
-                self.dollar()
+                self.dollar(in_double_quotes=True)
             elif ch == "`":
                 self.backticks()
             elif ch == "{" and (match := PLACEHOLDER.match(self.text, self.pos)):
@@ -322,7 +341,7 @@ class _Lexer:
                 self.pos += 1
         raise self.fail("a double quote", start)
 
-    def dollar(self) -> None:
+    def dollar(self, in_double_quotes: bool = False) -> None:
         if self.starts("$(("):
             self.arithmetic(3)
         elif self.starts("$("):
@@ -333,6 +352,8 @@ class _Lexer:
             self.in_pattern = outer
         elif self.starts("${"):
             self.parameter_expansion()
+        elif in_double_quotes and self.peek(1) in "'\"":
+            self.pos += 1  # inside "...", $' and $" are a plain $ and a quote character
         elif self.starts("$'"):
             start = self.pos
             end = self.pos + 2
@@ -340,7 +361,7 @@ class _Lexer:
                 end += 2 if self.text[end] == "\\" else 1
             if end >= len(self.text):
                 raise self.fail("a $' quote", start)
-            self.record_region(start, end, "inside $'...' quotes")
+            self.record_region(start, end, ANSI_C_QUOTES)
             self.pos = end + 1
         elif self.starts('$"'):
             self.pos += 2
@@ -355,7 +376,7 @@ class _Lexer:
             end += 2 if self.text[end] == "\\" else 1
         if end >= len(self.text):
             raise self.fail("a backtick", start)
-        self.record_region(start, end, "inside backticks")
+        self.record_region(start, end, BACKTICKS)
         self.pos = end + 1
 
     def arithmetic(self, opening: int) -> None:
@@ -368,7 +389,7 @@ class _Lexer:
                 depth += 1
             elif ch == ")":
                 if depth == 0 and self.text.startswith("))", at):
-                    self.record_region(start, at, "in an arithmetic expansion")
+                    self.record_region(start, at, ARITHMETIC)
                     self.pos = at + 2
                     return
                 depth -= 1
@@ -395,7 +416,7 @@ class _Lexer:
                 depth += 1
             elif ch == "}":
                 if depth == 0:
-                    self.record_region(start, at, "in a ${...} expansion")
+                    self.record_region(start, at, PARAMETER_EXPANSION)
                     self.pos = at + 1
                     return
                 depth -= 1
@@ -421,7 +442,7 @@ class _Lexer:
             else:
                 self.pos += 2 if ch == "\\" else 1
         raw = self.text[start:self.pos]
-        self.record_region(start, self.pos, "in a here-document delimiter")
+        self.record_region(start, self.pos, HEREDOC_DELIMITER)
         quoted = any(ch in raw for ch in "'\"\\")
         delimiter = re.sub(r"\\(.)", r"\1", raw).replace("'", "").replace('"', "")
         self.heredocs.append((delimiter, quoted, strip_tabs))
@@ -437,7 +458,7 @@ class _Lexer:
                 end = len(self.text) if end < 0 else end
                 line = self.text[self.pos:end]
                 if (line.lstrip("\t") if strip_tabs else line) == delimiter:
-                    self.record_region(start, self.pos, QUOTED_HEREDOC if quoted else "in a here-document")
+                    self.record_region(start, self.pos, QUOTED_HEREDOC if quoted else HEREDOC)
                     self.pos = min(end + 1, len(self.text))
                     break
                 self.pos = end + 1

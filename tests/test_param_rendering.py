@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from scheduler.config import load_job_file
 from scheduler.errors import ConfigError
 from scheduler.jobspec import render_command
-from scheduler.shellwords import find_placeholders
+from scheduler.shellwords import find_placeholders, param_variable, problems
 
 #: The command of the report: the quoting of the shipped sample jobs, a double- and a single-quoted placeholder.
 REPORTED_COMMAND = """echo "hello {who}"; echo 'single {who}'"""
@@ -56,15 +56,21 @@ CONTEXTS = {
 WRAP = {"unquoted": "{}", "double-quoted": "<{}>", "single-quoted": "[{}]", "inside $( ) inside double quotes": "<{}>"}
 
 
-def run_sh(script: str, cwd: Path) -> bytes:
-    done = subprocess.run(["sh", "-c", script], cwd=cwd, capture_output=True, timeout=30, check=False)
+def run_sh(script: str, cwd: Path, env: dict[str, str] | None = None, shell: str = "sh") -> bytes:
+    done = subprocess.run([shell, "-c", script], cwd=cwd, capture_output=True, timeout=30, check=False, env=env)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
+def run_rendered(command: str, params: dict[str, str], cwd: Path, shell: str = "sh") -> bytes:
+    """The rendered command run as job.sh runs it: each param's value in its exported variable."""
+    env = {**os.environ, **{param_variable(name): value for name, value in params.items()}}
+    return run_sh(render_command(command, params), cwd, env, shell)
+
+
 def test_the_five_reported_values_print_themselves_and_run_nothing(tmp_path: Path) -> None:
     for value in REPORTED_VALUES:
-        out = run_sh(render_command(REPORTED_COMMAND, {"who": value}), tmp_path)
+        out = run_rendered(REPORTED_COMMAND, {"who": value}, tmp_path)
         assert out == f"hello {value}\nsingle {value}\n".encode()
     assert list(tmp_path.iterdir()) == []
 
@@ -74,9 +80,8 @@ def test_every_hostile_value_arrives_byte_for_byte_in_every_context(tmp_path: Pa
     sentinel = tmp_path / "sentinel"
     sentinel.mkdir()
     for name, value in hostile_values(sentinel).items():
-        script = render_command(CONTEXTS[context], {"v": value})
         expected = WRAP[context].replace("{}", value)
-        assert run_sh(script, tmp_path) == os.fsencode(expected), name
+        assert run_rendered(CONTEXTS[context], {"v": value}, tmp_path) == os.fsencode(expected), name
     assert list(sentinel.iterdir()) == []
 
 
@@ -103,7 +108,7 @@ def test_random_values_in_random_commands_arrive_intact(
         tmp_path: Path, segments: list[tuple[str, str]], value: str) -> None:
     command = "; printf '|'; ".join(segment for segment, _ in segments)
     expected = "|".join(printed.replace("{}", value) for _, printed in segments)
-    assert run_sh(render_command(command, {"v": value}), tmp_path) == expected.encode()
+    assert run_rendered(command, {"v": value}, tmp_path) == expected.encode()
 
 
 def _job(tmp_path: Path, command: str, params: str = 'x = "1"') -> Path:
@@ -153,7 +158,7 @@ def test_shell_syntax_that_only_looks_like_a_placeholder_keeps_working(tmp_path:
 
 def test_placeholders_in_comments_are_left_as_written(tmp_path: Path) -> None:
     command = "# uses {x}\nprintf '%s' {x}"
-    assert render_command(command, {"x": "a\nb; touch bad"}) == "# uses {x}\nprintf '%s' 'a\nb; touch bad'"
+    assert render_command(command, {"x": "a\nb; touch bad"}) == "# uses {x}\nprintf '%s' \"${SLUICE_PARAM_X}\""
 
 
 def test_params_that_collide_in_the_environment_are_refused(tmp_path: Path) -> None:
@@ -225,5 +230,29 @@ def test_the_lexer_tracks_subshells_case_statements_and_here_documents(command: 
 def test_rendered_case_subjects_and_bodies_run_the_value_as_data(tmp_path: Path) -> None:
     command = "case {x} in *';'*) printf 'semi:%s' {x};; *) printf 'other';; esac"
     value = "a;b'$(touch bad)"
-    assert run_sh(render_command(command, {"x": value}), tmp_path) == f"semi:{value}".encode()
+    assert run_rendered(command, {"x": value}, tmp_path) == f"semi:{value}".encode()
     assert list(tmp_path.iterdir()) == []
+
+
+#: Commands (with a value) that ran code when values were spliced into the text and the lexer misjudged their
+#: context (found in review). Rendered as references, a misjudged context can no longer run anything.
+MISJUDGED = [
+    ('echo "$" {x} ""', "a;touch F"),
+    ("echo \"$'\" '{x}' #\"", "'; touch F; '"),
+    ("echo \"$\\\n(echo '{x}')\"", "'; touch F; '"),
+    ("cat <\\\n<EOF\n{x}\nEOF", "$(touch F)"),
+    ("cat <<EOF\nfoo\\\nEOF\necho {x}\nEOF", "$(touch F)"),
+    ("((echo '))'); echo {x}) #'", "a;touch F"),
+    ("echo \"$(f() case a in a) echo '{x}';; esac; f)\"", "'; touch F; '"),
+    ('echo "${u:-\'}" \'}\' {x} #"', "a;touch F"),
+]
+
+
+@pytest.mark.parametrize("shell", ["dash", "bash"])
+@pytest.mark.parametrize(("command", "value"), MISJUDGED)
+def test_a_context_the_lexer_misjudges_still_never_runs_the_value(
+        tmp_path: Path, shell: str, command: str, value: str) -> None:
+    assert problems(command, {"x"}) == []
+    done = subprocess.run([shell, "-c", render_command(command, {"x": value})], cwd=tmp_path, capture_output=True,
+                          timeout=30, check=False, env={**os.environ, "SLUICE_PARAM_X": value})
+    assert not (tmp_path / "F").exists(), (done.stdout, done.stderr)
