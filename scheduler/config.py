@@ -158,7 +158,8 @@ class PartitionSpec(Frozen):
 
 #: Variables a secret may not replace: the worker's shell and Sluice's launcher need them as they are.
 RESERVED_SECRET_NAMES = frozenset({"PATH", "HOME", "IFS", "SHELL", "USER", "LOGNAME", "PWD", "OLDPWD", "ENV",
-                                   "CDPATH", "READ_PID_START"})
+                                   "CDPATH", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "PS4", "TMPDIR",
+                                   "READ_PID_START"})
 SECRET_NAME_PATTERN = r"^[A-Z_][A-Z0-9_]{0,127}$"
 
 
@@ -238,7 +239,7 @@ class JobDefinition(Frozen):
         for name in secrets:
             if not re.match(SECRET_NAME_PATTERN, name):
                 raise ValueError(f"secret name {name!r} must be upper-case letters, digits and _")
-            if name in RESERVED_SECRET_NAMES or name.startswith("SLUICE_"):
+            if name in RESERVED_SECRET_NAMES or name.startswith(("SLUICE_", "LD_")):
                 raise ValueError(f"secret name {name!r} is reserved: the worker's shell or Sluice sets it")
         return secrets
 

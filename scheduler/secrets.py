@@ -27,6 +27,8 @@ def read_secrets(definition: dict[str, Any], environ: Mapping[str, str] | None =
                                     "the scheduler runs")
         else:
             value = _read_file(name, source["file"])
+        if not value:
+            raise SecretMissing(f"secret {name} is empty: a job must never start with an empty secret")
         if "\x00" in value:
             raise SecretMissing(f"secret {name} contains a NUL byte, which no environment variable can hold")
         if len(value.encode("utf-8", "surrogateescape")) > MAX_SECRET_BYTES:

@@ -19,6 +19,7 @@ from scheduler.config import load_job_file
 from scheduler.errors import ConfigError
 from scheduler.failpoints import CRASH_STATUS
 from scheduler.localnode import LocalFleet
+from scheduler.secrets import SecretMissing, read_secrets
 
 #: The job proves it got each secret by its hash, and waits on a gate so the test can look while it runs.
 SECRET_JOB = """
@@ -101,6 +102,7 @@ async def test_a_missing_secret_refuses_the_dispatch_with_an_event(
     ("TOKEN = { }", 'expected exactly one of env = "VARIABLE" or file = "PATH"'),
     ('PATH = { env = "A" }', "secret name 'PATH' is reserved"),
     ('SLUICE_X = { env = "A" }', "secret name 'SLUICE_X' is reserved"),
+    ('LD_PRELOAD = { env = "A" }', "secret name 'LD_PRELOAD' is reserved"),
     ('lower = { env = "A" }', "secret name 'lower' must be upper-case letters, digits and _"),
 ])
 def test_a_bad_secrets_table_is_refused_at_load(tmp_path: Path, secrets_table: str, said: str) -> None:
@@ -137,3 +139,11 @@ async def test_a_relaunch_whose_secret_is_gone_never_starts_the_job(
     details = [event["detail"] or "" for event in run["events"]]
     assert any("a secret it needs cannot be read on the bastion" in detail for detail in details)
     assert run["events"][-1]["kind"] == "dispatch_refused"
+
+
+def test_an_empty_secret_is_refused_like_a_missing_one(tmp_path: Path) -> None:
+    empty_file = tmp_path / "token"
+    empty_file.write_text("\n", encoding="utf-8")
+    for source, environ in (({"env": "ETL_TOKEN"}, {"ETL_TOKEN": ""}), ({"file": str(empty_file)}, {})):
+        with pytest.raises(SecretMissing, match="secret TOKEN is empty: a job must never start with an empty"):
+            read_secrets({"secrets": {"TOKEN": source}}, environ)

@@ -10,6 +10,7 @@ from ..models import Attempt, Run
 from ..monitor import ProbeOutcome, record_output
 from ..outcomes import AttemptEnd, classify_exit, decide
 from ..secrets import SecretMissing, read_secrets
+from ..shellwords import CommandSyntaxError
 from ..states import TERMINAL, AttemptStatus, EndReason, RunStatus
 from ..store import queries as q
 from .context import ACTOR, PassContext
@@ -90,12 +91,13 @@ async def queue_relaunch(p: PassContext, attempt: Attempt) -> None:
     assert run is not None
     memory.launching.add(attempt.id)
     memory.relaunch_after[attempt.id] = p.loop_now + p.settings.poll_interval
-    script = job_script(run, attempt.number, attempt.checkpoint_in)
     try:
+        script = job_script(run, attempt.number, attempt.checkpoint_in)
         request = LaunchRequest(attempt.remote_dir, script, read_secrets(run.definition))
-    except SecretMissing:
-        # The job may run there already; it must never start without its secrets: re-attach only.
-        request = LaunchRequest(attempt.remote_dir, script, start=False)
+    except (SecretMissing, CommandSyntaxError):
+        # The job may run there already; it must never start without its secrets (or with a command this
+        # Sluice refuses): re-attach only.
+        request = LaunchRequest(attempt.remote_dir, b"", start=False)
     p.effects.launches.append((attempt, request))
 
 

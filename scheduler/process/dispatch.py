@@ -14,6 +14,7 @@ from ..leases import lease_of
 from ..models import Attempt, to_iso
 from ..planner import plan_dispatch
 from ..secrets import SecretMissing, read_secrets
+from ..shellwords import CommandSyntaxError
 from ..states import RunStatus
 from ..store import Database
 from ..store import queries as q
@@ -34,16 +35,19 @@ async def dispatch(db: Database, nodes: Sequence[NodeConfig], health: HealthChec
             current = await q.get_run(conn, run.id)
             if current is None or current.status != RunStatus.QUEUED:
                 continue  # cancelled or changed since the plan was read
+            number = current.attempt + 1
+            checkpoint = await q.latest_checkpoint(conn, run.id, current.checkpoint_floor)
+            value = checkpoint.value if checkpoint else None
             try:
                 secrets = read_secrets(current.definition)
-            except SecretMissing as exc:
+                script = job_script(replace(current, attempt=number), number, value)
+            except (SecretMissing, CommandSyntaxError) as exc:
+                # Never a start with an empty secret, and never a pass that fails on one run for good (a run
+                # stored by an older Sluice may hold a command this one refuses).
                 await q.transition_run(conn, run.id, RunStatus.FAILED, at, kind="dispatch_refused", actor=ACTOR,
                                        detail=f"{exc}; not started (fix it, then `sluice retry {run.id}`)",
                                        ended_at=at)
                 continue
-            number = current.attempt + 1
-            checkpoint = await q.latest_checkpoint(conn, run.id, current.checkpoint_floor)
-            value = checkpoint.value if checkpoint else None
             remote = attempt_dir(node.workdir, home_id, run.id, number)
             lease = lease_of(current.definition, node.lost_after, default_lease)
             attempt_id = await q.insert_attempt(conn, run.id, number, node.name, remote, value, at, lease)
@@ -55,6 +59,5 @@ async def dispatch(db: Database, nodes: Sequence[NodeConfig], health: HealthChec
             attempt = await q.get_attempt(conn, attempt_id)
             assert attempt is not None
             timeout = current.definition.get("timeout")
-            script = job_script(replace(current, attempt=number), number, value)
             started.append((attempt, LaunchRequest(remote, script, secrets), float(timeout) if timeout else None))
     return started
