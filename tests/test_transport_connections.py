@@ -121,3 +121,13 @@ async def test_a_failed_extra_connection_leaves_a_node_whose_connection_works_up
     assert health == ("up", None), "one failed extra connection must not mark a node that answers down"
     assert [r.stdout for r in results] == [f"{i}\n".encode() for i in range(CHANNELS_PER_CONNECTION)]
     assert again.stdout == b"again\n", "commands keep running on the connection that works"
+
+
+async def test_an_empty_stdin_reaches_the_command_as_end_of_file(server: Server) -> None:
+    # launch.sh drains its stdin; an attach-only relaunch sends nothing and must not wait out its timeout.
+    link = NodeLink(server.node, TransportSettings())
+    try:
+        result = await link.exec("cat; echo drained", [], stdin=b"", timeout=20)
+    finally:
+        await link.close()
+    assert (result.exit_status, result.stdout) == (0, b"drained\n")

@@ -307,7 +307,9 @@ async def _run(conn: asyncssh.SSHClientConnection, command: str, stdin: bytes | 
     process: asyncssh.SSHClientProcess[bytes] | None = None
     try:
         async with asyncio.timeout(timeout):
-            process = await conn.create_process(command, input=stdin, encoding=None)
+            process = await conn.create_process(command, input=stdin or None, encoding=None)
+            if stdin == b"":
+                process.stdin.write_eof()  # asyncssh sends no EOF for an empty input: a reader would wait forever
             return await process.wait(check=False)
     except TimeoutError:
         if process is not None:
