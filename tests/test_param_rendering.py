@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 from scheduler.config import load_job_file
 from scheduler.errors import ConfigError
 from scheduler.jobspec import render_command
+from scheduler.localnode import LocalFleet
 from scheduler.shellwords import find_placeholders, param_variable, problems
 
 #: The command of the report: the quoting of the shipped sample jobs, a double- and a single-quoted placeholder.
@@ -256,3 +259,23 @@ def test_a_context_the_lexer_misjudges_still_never_runs_the_value(
     done = subprocess.run([shell, "-c", render_command(command, {"x": value})], cwd=tmp_path, capture_output=True,
                           timeout=30, check=False, env={**os.environ, "SLUICE_PARAM_X": value})
     assert not (tmp_path / "F").exists(), (done.stdout, done.stderr)
+
+
+async def test_a_stored_run_whose_command_is_now_refused_fails_alone_and_dispatch_goes_on(
+        tmp_path: Path, local_fleet: LocalFleet) -> None:
+    home = SluiceHome(tmp_path, local_fleet.nodes_toml(slots=2, workdir=str(tmp_path / "workers")))
+    home.add_job("old", "command = \"echo {x}\"\n[params]\nx = \"1\"\n")
+    home.add_job("plain", "command = \"echo plain\"\n")
+    old = await home.submit("old")
+    # As an older Sluice stored it: a placeholder inside backticks, which this one refuses at load.
+    with sqlite3.connect(home.home.db_path) as db:
+        definition = json.loads(db.execute("SELECT definition FROM runs WHERE id = ?", (old,)).fetchone()[0])
+        definition["command"] = "echo `echo {x}`"
+        db.execute("UPDATE runs SET definition = ? WHERE id = ?", (json.dumps(definition), old))
+    plain = await home.submit("plain")
+    await home.run_until_idle()
+    refused, done = await home.run_json(old), await home.run_json(plain)
+    assert (refused["status"], refused["attempts"]) == ("failed", [])
+    assert refused["events"][-1]["kind"] == "dispatch_refused"
+    assert refused["events"][-1]["detail"].startswith("{x} stands inside backticks")
+    assert done["status"] == "succeeded"
