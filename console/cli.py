@@ -29,6 +29,13 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            # Quoted, so an empty or blank argument shows (argparse joins them bare: "unrecognized arguments: ").
+            self.error("unrecognized arguments: " + " ".join(repr(word) for word in extra))
+        return parsed
+
 
 def _common(parser: argparse.ArgumentParser, json_output: bool = False) -> None:
     parser.add_argument("--home", help="state home (default $SLUICE_HOME or ~/.local/state/sluice)")

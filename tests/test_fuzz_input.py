@@ -503,6 +503,8 @@ FOUND = {
     "long-jobs-folder": (["runs", "--jobs", "9" * 5000], "--jobs", "File name too long"),  # OSError
     "no-list-values": (["backfill", "listed", "--values", ",", "--dry-run"], "--values", "no partition"),  # IndexError
     "empty-list-values": (["backfill", "listed", "--values", ""], "--values", "no partition"),  # meant all values
+    # argparse joined the extra arguments bare: "unrecognized arguments: " named nothing.
+    "empty-extra-argument": (["wait", "1", "1", "--jobs", "1", ""], "unrecognized arguments: ''"),
 }
 
 
