@@ -201,8 +201,18 @@ async def test_a_command_cut_by_a_dropped_link_is_an_unreachable_node_not_an_exi
         assert "keepalive" in str(cut.value)
         assert link.state == "down" and "keepalive" in (link.last_error or "")
         veth_namespace.link_up()
-        link.retry_now()
-        assert (await link.exec("echo back", [], timeout=30)).stdout == b"back\n"
+        # A link just up may refuse a moment (EHOSTUNREACH while the neighbour entry is stale): retry like the
+        # scheduler does, until it answers.
+        deadline = asyncio.get_running_loop().time() + 60
+        while True:
+            link.retry_now()
+            try:
+                back = await link.exec("echo back", [], timeout=30)
+                break
+            except TargetUnavailable:
+                assert asyncio.get_running_loop().time() < deadline, "the node never answered after link up"
+                await asyncio.sleep(0.2)
+        assert back.stdout == b"back\n"
         assert link.state == "up"
     finally:
         await link.close()
