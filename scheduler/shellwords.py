@@ -355,14 +355,7 @@ class _Lexer:
         elif in_double_quotes and self.peek(1) in "'\"":
             self.pos += 1  # inside "...", $' and $" are a plain $ and a quote character
         elif self.starts("$'"):
-            start = self.pos
-            end = self.pos + 2
-            while end < len(self.text) and self.text[end] != "'":
-                end += 2 if self.text[end] == "\\" else 1
-            if end >= len(self.text):
-                raise self.fail("a $' quote", start)
-            self.record_region(start, end, ANSI_C_QUOTES)
-            self.pos = end + 1
+            self.escaped_region(2, "'", "a $' quote", ANSI_C_QUOTES)
         elif self.starts('$"'):
             self.pos += 2
             self.double_quoted()
@@ -370,13 +363,17 @@ class _Lexer:
             self.pos += 2 if self.peek(1) in "$#?!@*-0123456789" and self.peek(1) else 1
 
     def backticks(self) -> None:
+        self.escaped_region(1, "`", "a backtick", BACKTICKS)
+
+    def escaped_region(self, opening: int, closing: str, what: str, context: str) -> None:
+        """Read up to the first `closing` not escaped by a backslash; every placeholder inside is in `context`."""
         start = self.pos
-        end = self.pos + 1
-        while end < len(self.text) and self.text[end] != "`":
+        end = self.pos + opening
+        while end < len(self.text) and self.text[end] != closing:
             end += 2 if self.text[end] == "\\" else 1
         if end >= len(self.text):
-            raise self.fail("a backtick", start)
-        self.record_region(start, end, BACKTICKS)
+            raise self.fail(what, start)
+        self.record_region(start, end, context)
         self.pos = end + 1
 
     def arithmetic(self, opening: int) -> None:
