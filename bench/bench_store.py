@@ -10,7 +10,7 @@ largest size run. Figures:
   - newest page, a deep keyset page (90% back), counts by status, wait_reasons for 50 queued runs;
   - the console runs table's first window (the same four engine calls RunsTable._load("top") makes);
   - the console itself, headless (Textual run_test): app start to overview loaded, then key "2" to the runs
-    table's first window; the figure held to the target adds `python -c "import console.app"` (the start-up an
+    table's first window; the figure held to the target adds `python -c "import console.tui.app"` (the start-up an
     operator also waits for);
   - a scheduler process on the store: peak RSS and the mean time of one pass (no nodes: dispatch is skipped),
     and one dispatch plan (plan_dispatch, read-only) with 4 nodes x 4 free slots.
@@ -70,7 +70,7 @@ def cli_ms(args: list[str]) -> tuple[float, bytes]:
 
 async def console_window(engine: Engine) -> None:
     """What the console's RunsTable does to show its first window (runs_table.py, _load("top"))."""
-    from console.widgets.runs_table import COUNT_CAP, PAGE
+    from console.tui.widgets.runs_table import COUNT_CAP, PAGE
 
     runs = await engine.runs(RunFilter(), PAGE)
     waiting = [run for run in runs if run.status in ("queued", "retry_wait")]
@@ -113,9 +113,9 @@ async def engine_figures(home: Home, size: int, report: common.Report, final: bo
 
 async def console_open(home: Home) -> tuple[float, float]:
     """Seconds from app start to the overview loaded, and from key "2" to the runs table's first window."""
-    from console.app import create_app
-    from console.screens.overview import OverviewScreen
-    from console.screens.runs import RunsScreen
+    from console.tui.app import create_app
+    from console.tui.screens.overview import OverviewScreen
+    from console.tui.screens.runs import RunsScreen
 
     began = time.perf_counter()
     app = create_app(home, readonly=True)
@@ -145,8 +145,8 @@ def store_figures(size: int, report: common.Report, final: bool, regen: bool) ->
               f"{result['mb']:,.0f} MB)", flush=True)
     home = Home(path)
     at = f"store {size:>9,}"
-    baseline, _ = cli_ms([sys.executable, "-c", "import console.cli"])
-    report.add(f"{at}: CLI floor: python -c 'import console.cli'", baseline, "ms")
+    baseline, _ = cli_ms([sys.executable, "-c", "import console.main"])
+    report.add(f"{at}: CLI floor: python -c 'import console.main'", baseline, "ms")
     wall, out = cli_ms([*common.sluice_cli(), "runs", "--status", "running", "--json", "--home", str(path)])
     shown = len(json.loads(out)["runs"])
     note = f"{shown} runs shown; {'issue 6 target at 1M runs' if size >= 1_000_000 else 'target is for 1M runs'}"
@@ -154,7 +154,7 @@ def store_figures(size: int, report: common.Report, final: bool, regen: bool) ->
                at_most=RUNS_CLI_TARGET_MS if final else None, note=note, key=f"store.{size}.cli")
     asyncio.run(engine_figures(home, size, report, final))
     try:
-        imports, _ = cli_ms([sys.executable, "-c", "import console.app"])
+        imports, _ = cli_ms([sys.executable, "-c", "import console.tui.app"])
         overview, runs = asyncio.run(console_open(home))
         report.add(f"{at}: console: start to overview loaded (in-process)", overview * 1000, "ms")
         total = imports / 1000 + overview + runs

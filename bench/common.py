@@ -148,9 +148,9 @@ def machine() -> str:
 
 
 def sluice_cli() -> list[str]:
-    """The installed `sluice` entry point beside this interpreter, else `python -m console.cli`."""
+    """The installed `sluice` entry point beside this interpreter, else `python -m console.main`."""
     entry = Path(sys.executable).parent / "sluice"
-    return [str(entry)] if entry.exists() else [sys.executable, "-m", "console.cli"]
+    return [str(entry)] if entry.exists() else [sys.executable, "-m", "console.main"]
 
 
 def child_env() -> dict[str, str]:

@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from test_console_support import SIZE, app_for, failed_run
 
-from console.screens.runs import RunsScreen
-from console.widgets.log_view import LogView
+from console.tui.screens.runs import RunsScreen
+from console.tui.widgets.log_view import LogView
 
 pytest_plugins = ("test_console_support",)
 LOG_MB = int(os.environ.get("SLUICE_BENCH_LOG_MB", "256"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import common  # noqa: F401  (puts the repo and tests/ on sys.path)
 
-from scheduler.localnode import LocalFleet, node_toml_table
+from console.demo.localnode import LocalFleet, node_toml_table
 
 KINDS = {"local": "in-process asyncssh nodes (scheduler/localnode.py)", "sshd": "real OpenSSH sshd on loopback"}
 

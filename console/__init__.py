@@ -1,1 +1,1 @@
-"""Sluice's faces: the `sluice` CLI (cli.py) and the Textual console (app.py). Imports scheduler, never the reverse."""
+"""Sluice's faces: the CLI (cli/), the Textual console (tui/) and the demo (demo/). Imports scheduler, never the reverse."""

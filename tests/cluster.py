@@ -9,7 +9,7 @@ import pytest
 from harness import SluiceHome
 from sshd import OpenSSHServer
 
-from scheduler.localnode import LocalFleet
+from console.demo.localnode import LocalFleet
 
 LABELS = {"n1": [], "n2": ["special"]}
 

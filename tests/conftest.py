@@ -10,7 +10,7 @@ import pytest
 from netns import NetnsUnavailable, VethNamespace, netns_missing
 from sshd import OpenSSHServer, sshd_path
 
-from scheduler.localnode import LocalFleet
+from console.demo.localnode import LocalFleet
 
 
 @pytest.fixture(autouse=True)

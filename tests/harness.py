@@ -55,7 +55,7 @@ class SluiceHome:
                   home: Path | None = None) -> CliResult:
         """The CLI in a subprocess on this home (or `home`); `prefix` runs it under another command, e.g. setpriv."""
         process = await asyncio.create_subprocess_exec(
-            *prefix, sys.executable, "-m", "console.cli", *args, "--home", str(home or self.home.root),
+            *prefix, sys.executable, "-m", "console.main", *args, "--home", str(home or self.home.root),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "PYTHONWARNINGS": "error"},
         )
@@ -107,7 +107,7 @@ class SluiceHome:
 
     async def run_json(self, run_id: int) -> dict[str, Any]:
         async with await self.engine() as engine:
-            from console.output import RunDetailOut
+            from console.cli.output import RunDetailOut
 
             detail = await engine.run_detail(run_id)
             return RunDetailOut.of_detail(detail, None).model_dump()

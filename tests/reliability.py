@@ -58,7 +58,7 @@ async def spawn_scheduler(home: SluiceHome, log: Path, crash_at: str | None = No
         env["SLUICE_CRASH_AT"] = crash_at
     with open(log, "ab") as handle:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "console.cli", "scheduler", "--home", str(home.home.root),
+            sys.executable, "-m", "console.main", "scheduler", "--home", str(home.home.root),
             "--poll-interval", poll_interval, stdout=asyncio.subprocess.DEVNULL, stderr=handle, env=env)
 
 

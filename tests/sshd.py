@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO
 
-from scheduler.localnode import node_toml_table
+from console.demo.localnode import node_toml_table
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 10.0

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from harness import SluiceHome
 
-from scheduler.localnode import LocalFleet
+from console.demo.localnode import LocalFleet
 from scheduler.store.queries import RunFilter
 
 DAILY_JOB = """

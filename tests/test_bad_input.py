@@ -109,7 +109,7 @@ async def test_a_bad_nodes_file_is_refused_naming_the_field(sluice: SluiceHome, 
 async def test_a_bad_queues_file_is_refused_and_the_cli_exits(sluice: SluiceHome) -> None:
     sluice.home.queues_file.write_text('[[queue]]\nname = "etl"\nmax_running = 0\n', encoding="utf-8")
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "console.cli", "runs", "--home", str(sluice.home.root),
+        sys.executable, "-m", "console.main", "runs", "--home", str(sluice.home.root),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     try:
@@ -363,7 +363,7 @@ async def test_intervals_of_the_scheduler_must_be_above_zero(sluice: SluiceHome)
 async def _scheduler_banner(home: SluiceHome, *args: str) -> str:
     """Start `sluice scheduler` with args, return the line it starts with, stop it."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "console.cli", "scheduler", "--home", str(home.home.root), *args,
+        sys.executable, "-m", "console.main", "scheduler", "--home", str(home.home.root), *args,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )
     assert process.stderr is not None

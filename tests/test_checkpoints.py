@@ -11,7 +11,7 @@ import pytest
 from cluster import cluster  # noqa: F401  (fixture)
 from harness import SluiceHome
 
-from scheduler.localnode import LocalFleet
+from console.demo.localnode import LocalFleet
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any
 from harness import FAST, SluiceHome
 from reliability import store_rows
 
-from scheduler.localnode import LocalFleet
+from console.demo.localnode import LocalFleet
 from scheduler.models import to_iso
 from scheduler.store import open_database
 from scheduler.store import queries as q

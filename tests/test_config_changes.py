@@ -10,8 +10,8 @@ from pathlib import Path
 from harness import FAST, SluiceHome
 from reliability import FaultFigures, report, store_vs_worker_bytes
 
+from console.demo.localnode import LocalFleet
 from scheduler.home import write_private
-from scheduler.localnode import LocalFleet
 
 
 async def test_a_node_renamed_while_it_runs_a_job_still_sees_that_job_to_its_end(tmp_path: Path) -> None:

@@ -6,12 +6,12 @@ import pytest
 from test_console_support import SIZE, app_for, finish, settle, start
 from textual.widgets import Input, Select
 
-from console import backfill_api
-from console.screens.backfill_detail import BackfillDetailScreen
-from console.screens.backfill_launch import BackfillLaunchScreen
-from console.screens.backfills import BackfillsScreen
-from console.screens.confirm import ConfirmScreen
-from console.widgets.partition_grid import PartitionGrid
+from console.tui import backfill_api
+from console.tui.screens.backfill_detail import BackfillDetailScreen
+from console.tui.screens.backfill_launch import BackfillLaunchScreen
+from console.tui.screens.backfills import BackfillsScreen
+from console.tui.screens.confirm import ConfirmScreen
+from console.tui.widgets.partition_grid import PartitionGrid
 from scheduler.engine import Engine
 from scheduler.states import RunStatus
 from scheduler.store.queries import RunFilter

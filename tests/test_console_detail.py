@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from test_console_support import SIZE, app_for, checkpoint, failed_run, finish, progress, settle, start, until
 
-from console.screens.confirm import ConfirmScreen
-from console.screens.run_detail import RunDetailScreen
-from console.widgets import log_view
-from console.widgets.log_view import LogView
-from console.widgets.progress_line import ProgressLine
+from console.tui.screens.confirm import ConfirmScreen
+from console.tui.screens.run_detail import RunDetailScreen
+from console.tui.widgets import log_view
+from console.tui.widgets.log_view import LogView
+from console.tui.widgets.progress_line import ProgressLine
 from scheduler.states import RunStatus
 
 pytest_plugins = ("test_console_support",)

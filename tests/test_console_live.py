@@ -7,9 +7,9 @@ import asyncio
 from harness import SluiceHome
 from test_console_support import SIZE, settle
 
-from console.app import create_app
-from console.screens.run_detail import RunDetailScreen
-from console.widgets.log_view import LogView
+from console.tui.app import create_app
+from console.tui.screens.run_detail import RunDetailScreen
+from console.tui.widgets.log_view import LogView
 from scheduler.engine import Engine
 
 #: Half its output, then it waits for the test's gate file, then the rest: the test decides when it ends.

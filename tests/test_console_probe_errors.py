@@ -5,8 +5,8 @@ from __future__ import annotations
 from test_console_support import SIZE, app_for, at, settle, start
 from textual.widgets import DataTable
 
-from console.screens.overview import OverviewScreen
-from console.screens.run_detail import RunDetailScreen
+from console.tui.screens.overview import OverviewScreen
+from console.tui.screens.run_detail import RunDetailScreen
 from scheduler.store import queries as q
 
 pytest_plugins = ("test_console_support",)

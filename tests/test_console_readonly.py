@@ -10,8 +10,8 @@ from pathlib import Path
 from test_console_support import SIZE, failed_run, make_home, settle
 from test_readonly import QUEUES, snapshot, store_one_version_old
 
-from console.app import create_app
-from console.screens.runs import RunsScreen
+from console.tui.app import create_app
+from console.tui.screens.runs import RunsScreen
 from scheduler.engine import Engine
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from test_console_support import SIZE, app_for, at, failed_run, settle, start, until
 
-from console.screens.confirm import ConfirmScreen
-from console.screens.help import HelpScreen
-from console.screens.run_detail import RunDetailScreen
-from console.screens.runs import RunsScreen
+from console.tui.screens.confirm import ConfirmScreen
+from console.tui.screens.help import HelpScreen
+from console.tui.screens.run_detail import RunDetailScreen
+from console.tui.screens.runs import RunsScreen
 from scheduler.engine import os_user
 from scheduler.store import queries as q
 

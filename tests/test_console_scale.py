@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from test_console_support import RUNS, SIZE, app_for, settle
 
-from console.screens.runs import RunsScreen
-from console.widgets.runs_table import MAX_WINDOW, PAGE
+from console.tui.screens.runs import RunsScreen
+from console.tui.widgets.runs_table import MAX_WINDOW, PAGE
 
 pytest_plugins = ("test_console_support",)
 

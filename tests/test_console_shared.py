@@ -10,11 +10,11 @@ from collections.abc import Callable
 
 from test_console_support import SIZE, failed_run, fixed_clock, settle
 
-from console.app import SluiceApp, create_app
-from console.screens.confirm import ConfirmScreen
-from console.screens.run_detail import RunDetailScreen
-from console.screens.runs import RunsScreen
-from console.widgets.runs_table import RunsTable
+from console.tui.app import SluiceApp, create_app
+from console.tui.screens.confirm import ConfirmScreen
+from console.tui.screens.run_detail import RunDetailScreen
+from console.tui.screens.runs import RunsScreen
+from console.tui.widgets.runs_table import RunsTable
 from scheduler.engine import Engine
 from scheduler.home import Home
 

@@ -15,13 +15,13 @@ from test_console_support import checkpoint, failed_run, finish, fixed_clock, ma
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Select, Static
 
-from console import backfill_api
-from console.app import SluiceApp, create_app
-from console.screens.backfill_launch import BackfillLaunchScreen
-from console.screens.confirm import ConfirmScreen
-from console.screens.help import HelpScreen
-from console.screens.overview import OverviewScreen
-from console.widgets.log_view import LogView
+from console.tui import backfill_api
+from console.tui.app import SluiceApp, create_app
+from console.tui.screens.backfill_launch import BackfillLaunchScreen
+from console.tui.screens.confirm import ConfirmScreen
+from console.tui.screens.help import HelpScreen
+from console.tui.screens.overview import OverviewScreen
+from console.tui.widgets.log_view import LogView
 from scheduler.engine import Engine
 from scheduler.home import Home
 from scheduler.states import RunStatus

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from textual.worker import WorkerState
 
-from console.app import SluiceApp, create_app
+from console.tui.app import SluiceApp, create_app
 from scheduler.engine import Engine
 from scheduler.home import Home
 from scheduler.models import to_iso

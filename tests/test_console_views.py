@@ -9,10 +9,10 @@ import signal
 from test_console_support import SIZE, app_for, failed_run, settle
 from textual.widgets import DataTable
 
-from console.screens.confirm import ConfirmScreen
-from console.screens.dead_letters import DeadLettersScreen
-from console.screens.events import EventsScreen
-from console.screens.overview import OverviewScreen
+from console.tui.screens.confirm import ConfirmScreen
+from console.tui.screens.dead_letters import DeadLettersScreen
+from console.tui.screens.events import EventsScreen
+from console.tui.screens.overview import OverviewScreen
 from scheduler.engine import os_user
 
 pytest_plugins = ("test_console_support",)

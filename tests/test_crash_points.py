@@ -26,8 +26,8 @@ from reliability import (
 )
 from sshd import OpenSSHServer
 
+from console.demo.localnode import LocalFleet
 from scheduler.failpoints import CRASH_STATUS
-from scheduler.localnode import LocalFleet
 
 RUNS = 6
 LINES = 6

@@ -13,7 +13,7 @@ from pathlib import Path
 from harness import SluiceHome
 from reliability import FaultFigures, bytes_lost, ledger_starts, report
 
-from scheduler.localnode import LocalFleet
+from console.demo.localnode import LocalFleet
 
 RUNS = 24
 
@@ -25,7 +25,7 @@ def _expected(run_index: str) -> bytes:
 async def _spawn_scheduler(home: SluiceHome, log: Path) -> asyncio.subprocess.Process:
     with open(log, "ab") as handle:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "console.cli", "scheduler", "--home", str(home.home.root), "--poll-interval", "0.1",
+            sys.executable, "-m", "console.main", "scheduler", "--home", str(home.home.root), "--poll-interval", "0.1",
             stdout=asyncio.subprocess.DEVNULL, stderr=handle)
 
 

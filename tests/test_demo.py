@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def test_headless_demo_completes_its_mix(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "console.cli", "demo", "--no-console", "--home", str(tmp_path)],
+    result = subprocess.run([sys.executable, "-m", "console.main", "demo", "--no-console", "--home", str(tmp_path)],
                             capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "demo complete: every run ended as expected" in result.stdout

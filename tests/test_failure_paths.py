@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from harness import FAST, SluiceHome
 
+from console.demo.localnode import LocalFleet
 from scheduler.config import NodeConfig
 from scheduler.executor import ProbeRequest, TargetUnavailable
-from scheduler.localnode import LocalFleet
 from scheduler.ssh.executor import LAUNCH_SCRIPT, PROBE_SCRIPT, SshExecutor, parse_probe_output
 
 

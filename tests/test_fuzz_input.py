@@ -24,11 +24,12 @@ from harness import SluiceHome
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from console.cli import build_parser, main
+from console.cli.parser import build_parser
+from console.demo.localnode import LocalFleet
+from console.main import main
 from scheduler.config import JobDefinition, load_nodes, load_queues
 from scheduler.cron import due_ticks, validate_cron, validate_timezone
 from scheduler.errors import ConfigError, UsageError
-from scheduler.localnode import LocalFleet
 from scheduler.partitions import KINDS, partition_range, validate_key
 
 # Function-scoped fixtures are shared by every example of a hypothesis test; ours are read-only or

@@ -17,7 +17,7 @@ import pytest
 from harness import SluiceHome
 from sshd import OpenSSHServer
 
-from scheduler.localnode import LocalFleet, node_toml_table
+from console.demo.localnode import LocalFleet, node_toml_table
 
 
 @dataclass

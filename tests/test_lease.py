@@ -18,7 +18,7 @@ from harness import FAST, SluiceHome
 from reliability import FaultFigures, ledger_duplicates, report, store_vs_worker_bytes
 from sshd import OpenSSHServer
 
-from scheduler.localnode import LocalFleet, node_toml_table
+from console.demo.localnode import LocalFleet, node_toml_table
 from scheduler.outcomes import MAX_NODE_LOSSES
 from scheduler.process.settings import DEFAULT_LOST_AFTER
 

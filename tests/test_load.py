@@ -27,8 +27,8 @@ from reliability import (
 )
 from test_console_support import SIZE
 
-from console.app import SluiceApp, create_app
-from scheduler.localnode import LocalFleet
+from console.demo.localnode import LocalFleet
+from console.tui.app import SluiceApp, create_app
 
 RUNS = int(os.environ.get("SLUICE_LOAD_RUNS", "400"))
 CLIENTS = 4

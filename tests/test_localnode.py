@@ -14,8 +14,8 @@ from typing import Any
 import asyncssh
 import pytest
 
+from console.demo.localnode import LocalFleet, LocalNodeInfo
 from scheduler.config import NodesFile
-from scheduler.localnode import LocalFleet, LocalNodeInfo
 
 
 def connect(fleet: LocalFleet, info: LocalNodeInfo, **options: Any) -> asyncssh.SSHClientConnection:

@@ -14,7 +14,7 @@ import pytest
 from harness import SluiceHome
 from reliability import FaultFigures, ledger_duplicates, report, store_vs_worker_bytes
 
-from scheduler.localnode import LocalFleet
+from console.demo.localnode import LocalFleet
 from scheduler.logstore import gap_filler
 
 FIRST_OUT = b"a" * 1000 + b"\n"

@@ -13,7 +13,7 @@ from pathlib import Path
 from harness import FAST, SluiceHome
 from reliability import FaultFigures, report, store_vs_worker_bytes
 
-from scheduler.localnode import LocalFleet
+from console.demo.localnode import LocalFleet
 from scheduler.models import Attempt
 
 

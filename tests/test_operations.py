@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from harness import FAST, SluiceHome
 
-from scheduler.localnode import LocalFleet
+from console.demo.localnode import LocalFleet
 
 
 @pytest.fixture
@@ -133,7 +133,7 @@ async def test_params_file_submits_all_lines_in_one_transaction(home: SluiceHome
 async def test_init_creates_a_private_home_with_examples(tmp_path: Path) -> None:
     fresh = tmp_path / "fresh"
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "console.cli", "init", "--home", str(fresh),
+        sys.executable, "-m", "console.main", "init", "--home", str(fresh),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await process.communicate()
     assert process.returncode == 0, err
@@ -142,7 +142,7 @@ async def test_init_creates_a_private_home_with_examples(tmp_path: Path) -> None
     assert stat.S_IMODE((fresh / "jobs").stat().st_mode) == 0o700
     assert (fresh / "jobs" / "etl_extract.toml").exists()
     jobs = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "console.cli", "jobs", "--json", "--home", str(fresh),
+        sys.executable, "-m", "console.main", "jobs", "--json", "--home", str(fresh),
         stdout=asyncio.subprocess.PIPE)
     listed = json.loads((await jobs.communicate())[0])
     assert {"etl_extract", "etl_transform", "etl_load", "long_export"} <= {j["name"] for j in listed["jobs"]}

@@ -14,10 +14,10 @@ from harness import SluiceHome
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from console.demo.localnode import LocalFleet
 from scheduler.config import load_job_file
 from scheduler.errors import ConfigError
 from scheduler.jobspec import render_command
-from scheduler.localnode import LocalFleet
 from scheduler.shellwords import find_placeholders, param_variable, problems
 
 #: The command of the report: the quoting of the shipped sample jobs, a double- and a single-quoted placeholder.

@@ -13,9 +13,9 @@ import pytest
 from harness import SluiceHome
 from sshd import OpenSSHServer
 
-from console.output import EventOut, NodeOut
+from console.cli.output import EventOut, NodeOut
+from console.demo.localnode import LocalFleet
 from scheduler.executor import ProbeRequest
-from scheduler.localnode import LocalFleet
 from scheduler.ssh.executor import parse_probe_output
 
 # --- the parser -------------------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ import pytest
 from harness import FAST, SluiceHome
 from sshd import OpenSSHServer
 
+from console.demo.localnode import LocalFleet, node_toml_table
 from scheduler.config import NodeConfig
-from scheduler.localnode import LocalFleet, node_toml_table
 from scheduler.ssh.transport import CHANNELS_PER_CONNECTION
 
 

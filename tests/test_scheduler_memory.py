@@ -14,8 +14,8 @@ from pathlib import Path
 from harness import FAST, SluiceHome
 from reliability import FaultFigures, ledger_duplicates, report, store_vs_worker_bytes
 
+from console.demo.localnode import LocalFleet
 from scheduler.config import load_nodes
-from scheduler.localnode import LocalFleet
 from scheduler.process.loop import Scheduler
 from scheduler.ssh.executor import SshExecutor
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from harness import SluiceHome
 
-from scheduler.localnode import LocalFleet
+from console.demo.localnode import LocalFleet
 
 
 class SteppedClock:

@@ -15,10 +15,10 @@ from cluster import cluster  # noqa: F401  (fixture)
 from harness import SluiceHome
 from reliability import spawn_scheduler, stop_scheduler, wait_all_ended
 
+from console.demo.localnode import LocalFleet
 from scheduler.config import load_job_file
 from scheduler.errors import ConfigError
 from scheduler.failpoints import CRASH_STATUS
-from scheduler.localnode import LocalFleet
 from scheduler.secrets import SecretMissing, read_secrets
 
 #: The job proves it got each secret by its hash, and waits on a gate so the test can look while it runs.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from harness import FAST, SluiceHome
 
-from scheduler.localnode import LocalFleet
+from console.demo.localnode import LocalFleet
 
 
 def _slow_first_setsid(folder: Path) -> Path:

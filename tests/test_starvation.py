@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from harness import FAST, SluiceHome
 
+from console.demo.localnode import LocalFleet
 from scheduler.config import NodeConfig, load_nodes
 from scheduler.engine import Engine
-from scheduler.localnode import LocalFleet
 from scheduler.planner import plan_dispatch
 from scheduler.states import RunStatus
 from scheduler.store import Database

@@ -189,7 +189,7 @@ async def test_a_scheduler_outlasts_a_store_locked_past_its_timeout_and_says_so(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     from harness import FAST
 
-    from scheduler.localnode import LocalFleet
+    from console.demo.localnode import LocalFleet
 
     monkeypatch.setenv("SLUICE_BUSY_TIMEOUT", "0.3")
     ledger, gate, workers = tmp_path / "ledger", tmp_path / "gate", tmp_path / "workers"
@@ -239,7 +239,7 @@ async def test_a_busy_spell_that_begins_as_the_last_one_is_reported_never_stops_
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from harness import FAST
 
-    from scheduler.localnode import LocalFleet
+    from console.demo.localnode import LocalFleet
 
     monkeypatch.setenv("SLUICE_BUSY_TIMEOUT", "0.3")
     gate = tmp_path / "gate"

@@ -13,7 +13,7 @@ from pathlib import Path
 from harness import SluiceHome
 from sshd import OpenSSHServer
 
-from scheduler.localnode import LocalFleet
+from console.demo.localnode import LocalFleet
 
 # Prints a numbered line every 0.5 s, so a gap or a duplicate shows as a wrong sequence.
 COUNTER_JOB = """
@@ -32,7 +32,7 @@ async def _start_scheduler_process(home: SluiceHome) -> asyncio.subprocess.Proce
     started = _starts(home) + 1
     with open(log_path, "ab") as log:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "console.cli", "scheduler", "--home", str(home.home.root), "--poll-interval", "0.2",
+            sys.executable, "-m", "console.main", "scheduler", "--home", str(home.home.root), "--poll-interval", "0.2",
             stdout=asyncio.subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 60
     while _starts(home) < started:  # up once its start is committed, however slow the machine is

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sshd import OpenSSHServer
 
+from console.demo.localnode import LocalFleet
 from scheduler.config import NodeConfig
 from scheduler.executor import TargetUnavailable
-from scheduler.localnode import LocalFleet
 from scheduler.ssh.executor import SshExecutor
 from scheduler.ssh.transport import (
     CHANNELS_PER_CONNECTION,

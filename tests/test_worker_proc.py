@@ -16,9 +16,9 @@ from cluster import cluster  # noqa: F401  (fixture)
 from harness import SluiceHome
 from sshd import OpenSSHServer
 
+from console.demo.localnode import LocalFleet
 from scheduler.config import load_nodes
 from scheduler.executor import ProbeRequest, TargetUnavailable
-from scheduler.localnode import LocalFleet
 from scheduler.ssh.executor import SshExecutor
 
 #: What setproctitle and friends produce, plus the ')' and '(' that fool a parser cutting at the first ')'.

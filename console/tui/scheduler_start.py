@@ -15,7 +15,7 @@ _LAUNCH = 'exec 0</dev/null; "$@" >>"$SLUICE_SCHEDULER_LOG" 2>&1 &\necho $!'
 
 
 def scheduler_command(home: Home) -> list[str]:
-    command = [sys.executable, "-m", "console.cli", "scheduler", "--home", str(home.root)]
+    command = [sys.executable, "-m", "console.main", "scheduler", "--home", str(home.root)]
     if home.jobs_dir_override is not None:
         command += ["--jobs", str(home.jobs_dir_override)]
     return command

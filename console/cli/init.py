@@ -8,7 +8,7 @@ import shutil
 from scheduler.home import Home, private_dir, write_private
 from scheduler.store import open_database
 
-from .samples import sample_jobs_dir
+from ..samples import sample_jobs_dir
 
 NODES_EXAMPLE = '''# Worker nodes. One [[node]] table per machine; Sluice connects over SSH as `user`.
 # Host keys are checked against known_hosts (the node's file or ~/.ssh/known_hosts, and /etc/ssh/ssh_known_hosts):

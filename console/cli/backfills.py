@@ -11,9 +11,9 @@ from scheduler.backfills import BackfillPlan
 from scheduler.engine import Engine
 from scheduler.jobspec import parse_param_args
 
-from .cli_commands import _report
-from .cli_tables import print_table
 from .output import BackfillDetailOut, BackfillOut, PartitionOut
+from .results import report_actions
+from .tables import print_table
 
 #: The backfill verbs that stop or re-run work: each takes --reason.
 DESTRUCTIVE = frozenset({"backfill-pause", "backfill-cancel", "backfill-retry-failed"})
@@ -136,10 +136,10 @@ async def backfill_action(engine: Engine, args: argparse.Namespace) -> int:
     elif args.command == "backfill-set":
         await engine.set_backfill_max_parallel(backfill_id, args.max_parallel)
     elif args.command == "backfill-cancel":
-        _report(await engine.cancel_backfill(backfill_id, kill=args.kill, reason=args.reason), args.json)
+        report_actions(await engine.cancel_backfill(backfill_id, kill=args.kill, reason=args.reason), args.json)
         return 0
     elif args.command == "backfill-retry-failed":
-        return _report(await engine.retry_failed_backfill(backfill_id, args.reason), args.json)
+        return report_actions(await engine.retry_failed_backfill(backfill_id, args.reason), args.json)
     if args.json:
         print(json.dumps({"backfill_id": backfill_id, "ok": True}))
     else:

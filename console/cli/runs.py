@@ -1,4 +1,4 @@
-"""Handlers of the run, node and queue commands: parse nothing, print results, return the exit code."""
+"""Handlers of the run commands (submit, runs, show, logs, wait, cancel, retry, priority)."""
 
 from __future__ import annotations
 
@@ -10,18 +10,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from scheduler.engine import ActionResult, Engine, NodeView
+from scheduler.engine import Engine
 from scheduler.errors import UsageError
 from scheduler.jobspec import parse_param_args
 from scheduler.states import TERMINAL, RunStatus
 from scheduler.store.queries import RunFilter
 
-from .cli_tables import print_table
-from .output import EventOut, NodeOut, QueueOut, RunDetailOut, RunOut
-
-
-def _json(document: Any) -> None:
-    print(json.dumps(document, indent=2))
+from .output import RunDetailOut, RunOut
+from .results import print_json, report_actions
+from .tables import print_table
 
 
 async def submit(engine: Engine, args: argparse.Namespace) -> int:
@@ -31,13 +28,13 @@ async def submit(engine: Engine, args: argparse.Namespace) -> int:
         params_list = _read_params_file(Path(args.params_file))
         run_ids = await engine.submit_many(args.job, params_list, args.queue, args.priority)
         if args.json:
-            _json({"run_ids": run_ids})
+            print_json({"run_ids": run_ids})
         else:
             print("\n".join(str(run_id) for run_id in run_ids))
         return 0
     run_id, created = await engine.submit(args.job, parse_param_args(args.param), args.queue, args.priority, args.key)
     if args.json:
-        _json({"run_id": run_id, "created": created})
+        print_json({"run_id": run_id, "created": created})
     else:
         print(run_id)
         if not created:
@@ -84,7 +81,7 @@ async def runs(engine: Engine, args: argparse.Namespace) -> int:
     found = await engine.runs(_filter(args), args.limit)
     reasons = await engine.wait_reasons(found)
     if args.json:
-        _json({"runs": [RunOut.of(run, reasons.get(run.id)).model_dump() for run in found]})
+        print_json({"runs": [RunOut.of(run, reasons.get(run.id)).model_dump() for run in found]})
         return 0
     rows = [[str(run.id), run.job, run.status, run.partition or "", run.queue, str(run.attempt), run.node or "",
              "" if run.exit_code is None else str(run.exit_code), run.created_at[:19], reasons.get(run.id, "")]
@@ -98,7 +95,7 @@ async def show(engine: Engine, args: argparse.Namespace) -> int:
     reason = (await engine.wait_reasons([detail.run])).get(detail.run.id)
     out = RunDetailOut.of_detail(detail, reason)
     if args.json:
-        _json(out.model_dump())
+        print_json(out.model_dump())
         return 0
     run = detail.run
     print(f"run {run.id}  {run.job}  {run.status.upper()}" + (f"  ({reason})" if reason else ""))
@@ -158,28 +155,19 @@ async def wait(engine: Engine, args: argparse.Namespace) -> int:
         if all(run.status in TERMINAL for run in found.values()):
             ok = all(run.status == RunStatus.SUCCEEDED for run in found.values())
             if args.json:
-                _json({"runs": [RunOut.of(run).model_dump() for run in found.values()], "all_succeeded": ok})
+                print_json({"runs": [RunOut.of(run).model_dump() for run in found.values()], "all_succeeded": ok})
             else:
                 for run in found.values():
                     print(f"{run.id} {run.status}")
             return 0 if ok else 1
         if deadline is not None and time.monotonic() >= deadline:
             if args.json:
-                _json({"runs": [RunOut.of(run).model_dump() for run in found.values()], "timed_out": True})
+                print_json({"runs": [RunOut.of(run).model_dump() for run in found.values()], "timed_out": True})
             else:
                 pending = [str(run.id) for run in found.values() if run.status not in TERMINAL]
                 print(f"sluice: timed out waiting for {', '.join(pending)}", file=sys.stderr)
             return 3
         await asyncio.sleep(0.2)
-
-
-def _report(results: list[ActionResult], as_json: bool) -> int:
-    if as_json:
-        _json({"results": [{"run_id": r.run_id, "ok": r.ok, "message": r.message} for r in results]})
-    else:
-        for result in results:
-            print(result.message, file=sys.stdout if result.ok else sys.stderr)
-    return 0 if all(result.ok for result in results) else 1
 
 
 async def _require_runs(engine: Engine, run_ids: list[int]) -> None:
@@ -190,86 +178,15 @@ async def _require_runs(engine: Engine, run_ids: list[int]) -> None:
 
 async def cancel(engine: Engine, args: argparse.Namespace) -> int:
     await _require_runs(engine, args.runs)
-    return _report(await engine.cancel(args.runs, args.reason), args.json)
+    return report_actions(await engine.cancel(args.runs, args.reason), args.json)
 
 
 async def retry(engine: Engine, args: argparse.Namespace) -> int:
     await _require_runs(engine, args.runs)
-    return _report(await engine.retry(args.runs, from_scratch=args.from_scratch, reason=args.reason), args.json)
+    return report_actions(await engine.retry(args.runs, from_scratch=args.from_scratch, reason=args.reason), args.json)
 
 
 async def priority(engine: Engine, args: argparse.Namespace) -> int:
     await engine.set_priority(args.run, args.priority)
     print(f"run {args.run} priority {args.priority}")
-    return 0
-
-
-async def jobs(engine: Engine, args: argparse.Namespace) -> int:
-    definitions = engine.jobs()
-    if args.json:
-        _json({"jobs": [job.model_dump(mode="json") for job in definitions.values()]})
-        return 0
-    rows = [[job.name, job.queue, str(job.priority), job.partition.kind if job.partition else "",
-             job.schedule or "", ",".join(job.after), str(job.retry.max_attempts), job.description[:40]]
-            for job in definitions.values()]
-    print_table(["JOB", "QUEUE", "PRIO", "PARTITION", "SCHEDULE", "AFTER", "TRIES", "DESCRIPTION"], rows)
-    return 0
-
-
-async def nodes(engine: Engine, args: argparse.Namespace) -> int:
-    views = await engine.nodes()
-    if args.json:
-        _json({"nodes": [NodeOut.of(view).model_dump() for view in views]})
-        return 0
-    rows = [[v.config.name, f"{v.config.host}:{v.config.port}", v.status, f"{v.slots_used}/{v.config.slots}",
-             ",".join(v.config.labels), _node_problem(v)] for v in views]
-    print_table(["NODE", "ADDRESS", "STATE", "SLOTS", "LABELS", "WHY / LAST ERROR"], rows)
-    if not engine.scheduler_running():
-        print("(no scheduler is running for this home: states are as last seen)", file=sys.stderr)
-    return 0
-
-
-def _node_problem(view: NodeView) -> str:
-    state = view.state
-    if state is None:
-        return ""
-    if state.quarantined_at:
-        return f"since {state.quarantined_at[11:19]} UTC: {state.quarantine_reason}"
-    return "; ".join(error for error in (state.last_error, state.probe_error) if error)
-
-
-async def drain(engine: Engine, args: argparse.Namespace) -> int:
-    draining = args.command == "drain"
-    await engine.set_drained(args.node, draining, getattr(args, "reason", None), getattr(args, "deadline", None))
-    print(f"node {args.node} {'drained: no new runs go there' if draining else 'undrained'}")
-    return 0
-
-
-async def queues(engine: Engine, args: argparse.Namespace) -> int:
-    found = await engine.queues()
-    if args.json:
-        _json({"queues": [QueueOut.of(queue).model_dump() for queue in found]})
-        return 0
-    rows = [[queue.name, str(queue.priority), str(queue.max_running or "-"), "paused" if queue.paused else "",
-             str(queue.counts.get("queued", 0)), str(queue.counts.get("running", 0)),
-             str(queue.counts.get("failed", 0)), str(queue.counts.get("succeeded", 0))] for queue in found]
-    print_table(["QUEUE", "PRIO", "MAX", "PAUSED", "QUEUED", "RUNNING", "FAILED", "SUCCEEDED"], rows)
-    return 0
-
-
-async def pause(engine: Engine, args: argparse.Namespace) -> int:
-    paused = args.command == "pause"
-    await engine.set_queue_paused(args.queue, paused, getattr(args, "reason", None))
-    print(f"queue {args.queue} {'paused' if paused else 'resumed'}")
-    return 0
-
-
-async def events(engine: Engine, args: argparse.Namespace) -> int:
-    found = await engine.events(args.limit, kind=args.kind, actor=args.actor)
-    if args.json:
-        _json({"events": [EventOut.of(event).model_dump() for event in found]})
-        return 0
-    rows = [[str(e.id), e.at[:19], e.kind, str(e.run_id or ""), f"{e.old_status or ''}>{e.new_status or ''}"
-             if e.new_status else "", e.actor or "", (e.detail or "")[:60]] for e in found]
-    print_table(["ID", "AT", "KIND", "RUN", "CHANGE", "ACTOR", "DETAIL"], rows)
     return 0

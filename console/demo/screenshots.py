@@ -1,4 +1,4 @@
-"""Write SVG screenshots of every console screen, taken on the demo's live mix: `python -m console.screenshots DIR`.
+"""Write SVG screenshots of every console screen, taken on the demo's live mix: `python -m console.demo.screenshots DIR`.
 
 For docs/ and the README; it drives the console with its own keys, as an operator would."""
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from .app import create_app
-from .cli_demo import DemoWorld
+from ..tui.app import create_app
+from .demo import DemoWorld
 
 SIZE = (100, 30)
 Step = tuple[str, Callable[[Pilot], Awaitable[None]]]

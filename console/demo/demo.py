@@ -12,16 +12,16 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from console.demo.localnode import LocalFleet, node_toml_table
 from scheduler.config import load_nodes
 from scheduler.engine import Engine
 from scheduler.home import Home, private_dir, write_private
-from scheduler.localnode import LocalFleet, node_toml_table
 from scheduler.process.loop import Scheduler
 from scheduler.process.settings import SchedulerSettings
 from scheduler.ssh.executor import SshExecutor
 from scheduler.states import TERMINAL
 
-from .samples import sample_jobs_dir
+from ..samples import sample_jobs_dir
 
 WORKERS = ("worker-1", "worker-2", "worker-3")
 #: job -> the status the demo expects it to end in.
@@ -130,7 +130,7 @@ async def _headless(root: Path) -> int:
 
 def _with_console(root: Path) -> int:
     """Workers and scheduler in a background thread's loop; the console owns the main thread."""
-    from .app import run_console
+    from ..tui.app import run_console
 
     ready = threading.Event()
     state: dict[str, object] = {}

@@ -1,25 +1,23 @@
-"""`sluice`: the command line. Every command goes through the engine facade; bad input exits 2 with no traceback."""
+"""The `sluice` argument parser: every command, its flags, and the checks that turn bad input into exit 2."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import re
 import sys
 import unicodedata
-from collections.abc import Awaitable, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from scheduler.config import NAME_PATTERN
 from scheduler.durations import parse_duration_option
-from scheduler.engine import Engine
-from scheduler.errors import SluiceError, UsageError
-from scheduler.home import Home
+from scheduler.errors import UsageError
 from scheduler.process.settings import DEFAULT_LOST_AFTER
 
-from . import cli_backfill as commands_backfill
-from . import cli_commands as commands
+from . import backfills as commands_backfill
+
+#: A command served outside the CLI package (`console`, `demo`): it gets the parsed arguments, returns the exit code.
+Frontend = Callable[[argparse.Namespace], int]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -116,7 +114,7 @@ def _reason(text: str) -> str:
     return reason
 
 
-def _check_new_queue(args: argparse.Namespace) -> None:
+def check_new_queue(args: argparse.Namespace) -> None:
     """--queue of submit and backfill may create a queue, so its name must be one a queues.toml could hold."""
     if args.command in ("submit", "backfill") and args.queue is not None:
         if not re.match(NAME_PATTERN, args.queue):
@@ -128,7 +126,7 @@ def _check_new_queue(args: argparse.Namespace) -> None:
 _ANY_BYTES = frozenset({"param"})
 
 
-def _check_text(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+def check_text(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Every other argument must be text: undecodable bytes (surrogate escapes) cannot be stored or printed."""
     # argparse has no public way to list a parser's arguments; _actions is what its own help formatter reads.
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[args.command]
@@ -250,72 +248,3 @@ def _add_fleet_commands(sub: Any) -> None:
     p.add_argument("--limit", type=_positive_int, default=50)
     p.add_argument("--kind")
     p.add_argument("--actor")
-
-
-HANDLERS: dict[str, Callable[[Engine, argparse.Namespace], Awaitable[int]]] = {
-    "submit": commands.submit, "runs": commands.runs, "show": commands.show, "logs": commands.logs,
-    "wait": commands.wait, "cancel": commands.cancel, "retry": commands.retry, "priority": commands.priority,
-    "jobs": commands.jobs, "nodes": commands.nodes, "drain": commands.drain, "undrain": commands.drain,
-    "queues": commands.queues, "pause": commands.pause, "resume": commands.pause, "events": commands.events,
-    **commands_backfill.HANDLERS,
-}
-
-
-#: Commands that only read: they open the store read-only, so they change nothing and work in a home this user
-#: may not write. `backfill --dry-run` too.
-READ_ONLY = frozenset({"runs", "show", "logs", "wait", "jobs", "nodes", "queues", "events", "backfills",
-                       "backfill-show"})
-
-
-def only_reads(args: argparse.Namespace) -> bool:
-    return args.command in READ_ONLY or (args.command == "backfill" and args.dry_run)
-
-
-async def _with_engine(args: argparse.Namespace) -> int:
-    home = Home.resolve(args.home, args.jobs)
-    engine = await Engine.open(home, readonly=only_reads(args))
-    try:
-        return await HANDLERS[args.command](engine, args)
-    finally:
-        await engine.close()
-
-
-def dispatch(args: argparse.Namespace) -> int:
-    if args.command == "init":
-        from .cli_init import init_home
-
-        return init_home(Home.resolve(args.home, args.jobs))
-    if args.command == "scheduler":
-        from .cli_scheduler import run_scheduler
-
-        return run_scheduler(Home.resolve(args.home, args.jobs), args.poll_interval, args.node_lost_after,
-                             args.retention)
-    if args.command == "demo":
-        from .cli_demo import run_demo
-
-        return run_demo(Path(args.home) if args.home else None, console=not args.no_console)
-    if args.command == "console":
-        from .app import run_console
-
-        return run_console(Home.resolve(args.home, args.jobs), readonly=args.readonly)
-    return asyncio.run(_with_engine(args))
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        _check_text(parser, args)
-        _check_new_queue(args)
-        return dispatch(args)
-    except SluiceError as exc:
-        print(f"sluice: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,77 @@
+"""`sluice`: the command line. Every command goes through the engine facade; bad input exits 2 with no traceback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+
+from scheduler.engine import Engine
+from scheduler.errors import SluiceError
+from scheduler.home import Home
+
+from . import backfills as commands_backfill
+from . import fleet
+from . import runs as commands
+from .parser import Frontend, build_parser, check_new_queue, check_text
+
+HANDLERS: dict[str, Callable[[Engine, argparse.Namespace], Awaitable[int]]] = {
+    "submit": commands.submit, "runs": commands.runs, "show": commands.show, "logs": commands.logs,
+    "wait": commands.wait, "cancel": commands.cancel, "retry": commands.retry, "priority": commands.priority,
+    "jobs": fleet.jobs, "nodes": fleet.nodes, "drain": fleet.drain, "undrain": fleet.drain,
+    "queues": fleet.queues, "pause": fleet.pause, "resume": fleet.pause, "events": fleet.events,
+    **commands_backfill.HANDLERS,
+}
+
+
+#: Commands that only read: they open the store read-only, so they change nothing and work in a home this user
+#: may not write. `backfill --dry-run` too.
+READ_ONLY = frozenset({"runs", "show", "logs", "wait", "jobs", "nodes", "queues", "events", "backfills",
+                       "backfill-show"})
+
+
+def only_reads(args: argparse.Namespace) -> bool:
+    return args.command in READ_ONLY or (args.command == "backfill" and args.dry_run)
+
+
+async def _with_engine(args: argparse.Namespace) -> int:
+    home = Home.resolve(args.home, args.jobs)
+    engine = await Engine.open(home, readonly=only_reads(args))
+    try:
+        return await HANDLERS[args.command](engine, args)
+    finally:
+        await engine.close()
+
+
+def dispatch(args: argparse.Namespace, frontends: Mapping[str, Frontend]) -> int:
+    if args.command in frontends:
+        return frontends[args.command](args)
+    if args.command == "init":
+        from .init import init_home
+
+        return init_home(Home.resolve(args.home, args.jobs))
+    if args.command == "scheduler":
+        from .scheduler import run_scheduler
+
+        return run_scheduler(Home.resolve(args.home, args.jobs), args.poll_interval, args.node_lost_after,
+                             args.retention)
+    return asyncio.run(_with_engine(args))
+
+
+def main(argv: list[str] | None = None, frontends: Mapping[str, Frontend] | None = None) -> int:
+    """Run one command; `frontends` serve the commands another part of the console owns (see console/main.py)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        check_text(parser, args)
+        check_new_queue(args)
+        return dispatch(args, frontends or {})
+    except SluiceError as exc:
+        print(f"sluice: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+

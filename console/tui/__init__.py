@@ -1,0 +1,1 @@
+"""The Textual console (`sluice console`): the app, its screens and widgets, messages, formatting."""
