@@ -13,8 +13,8 @@ from pathlib import Path
 
 from scheduler.home import Home
 
-from .cli.main import Frontend
 from .cli.main import main as cli_main
+from .cli.parser import Frontend
 
 
 def _console(args: argparse.Namespace) -> int:

@@ -21,7 +21,8 @@ from .leases import lease_of, unreachable_reason
 from .logstore import LogStore
 from .models import Attempt, Backfill, Checkpoint, Event, NodeState, QueueState, Run, to_iso
 from .process.settings import DEFAULT_LOST_AFTER
-from .run_actions import ActionResult, because, cancel_one, retry_one
+from .run_actions import ActionResult as ActionResult
+from .run_actions import because, cancel_one, retry_one
 from .states import RunStatus
 from .store import Database, open_database
 from .store import queries as q

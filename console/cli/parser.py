@@ -7,7 +7,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from scheduler.config import NAME_PATTERN
 from scheduler.durations import parse_duration_option
@@ -23,11 +23,11 @@ Frontend = Callable[[argparse.Namespace], int]
 class _Parser(argparse.ArgumentParser):
     """argparse, with errors that name the command."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
-    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
         parsed, extra = self.parse_known_args(args, namespace)
         if extra:
             # Quoted, so an empty or blank argument shows (argparse joins them bare: "unrecognized arguments: ").

@@ -16,19 +16,19 @@ from ..tui.app import create_app
 from .demo import DemoWorld
 
 SIZE = (100, 30)
-Step = tuple[str, Callable[[Pilot], Awaitable[None]]]
+Step = tuple[str, Callable[[Pilot[int]], Awaitable[None]]]
 
 
-def _keys(*keys: str, wait: float = 1.5) -> Callable[[Pilot], Awaitable[None]]:
-    async def press(pilot: Pilot) -> None:
+def _keys(*keys: str, wait: float = 1.5) -> Callable[[Pilot[int]], Awaitable[None]]:
+    async def press(pilot: Pilot[int]) -> None:
         await pilot.press(*keys)
         await pilot.pause(wait)
 
     return press
 
 
-def _view(command: str, *keys: str, wait: float = 2.0) -> Callable[[Pilot], Awaitable[None]]:
-    async def open_view(pilot: Pilot) -> None:
+def _view(command: str, *keys: str, wait: float = 2.0) -> Callable[[Pilot[int]], Awaitable[None]]:
+    async def open_view(pilot: Pilot[int]) -> None:
         await pilot.app.open_view(command)  # type: ignore[attr-defined]
         await pilot.pause(0.5)
         await pilot.press(*keys)
