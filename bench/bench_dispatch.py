@@ -37,8 +37,8 @@ from scheduler.home import Home, private_dir, write_private
 from scheduler.logstore import LogStore
 from scheduler.process.loop import Scheduler
 from scheduler.process.settings import SchedulerSettings
+from scheduler.run_filter import RunFilter
 from scheduler.ssh.executor import SshExecutor
-from scheduler.store.queries import RunFilter
 
 SETTINGS = SchedulerSettings(tick=0.05, poll_interval=0.1, cleanup_interval=3600)
 NODES, SLOTS = 4, 4

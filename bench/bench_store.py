@@ -33,7 +33,7 @@ import gen_store
 
 from scheduler.engine import Engine
 from scheduler.home import Home
-from scheduler.store.queries import RunFilter
+from scheduler.run_filter import RunFilter
 
 CLI_REPEAT = 5
 CALL_REPEAT = 15

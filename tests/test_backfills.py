@@ -13,7 +13,7 @@ import pytest
 from harness import SluiceHome
 
 from console.demo.localnode import LocalFleet
-from scheduler.store.queries import RunFilter
+from scheduler.run_filter import RunFilter
 
 DAILY_JOB = """
 command = '''echo "loading {day}"; sleep {pause}; echo "{day}" >> {out}'''

@@ -13,8 +13,8 @@ from console.tui.screens.backfills import BackfillsScreen
 from console.tui.screens.confirm import ConfirmScreen
 from console.tui.widgets.partition_grid import PartitionGrid
 from scheduler.engine import Engine
+from scheduler.run_filter import RunFilter
 from scheduler.states import RunStatus
-from scheduler.store.queries import RunFilter
 
 pytest_plugins = ("test_console_support",)
 pytestmark = pytest.mark.skipif(not backfill_api.supported(Engine), reason="the engine has no backfill API yet")

@@ -184,9 +184,13 @@ def _add_run_commands(sub: Any) -> None:
     p.add_argument("--key", help="idempotency key: a repeated submit returns the existing run")
     p.add_argument("--params-file", help="JSON lines: one object of params per run, all in one transaction")
 
-    p = sub.add_parser("runs", help="list runs, newest first")
+    p = sub.add_parser("runs", help="list runs, newest first",
+                       description="FILTER is the console's filter language: status words and groups (failed, dead, "
+                                   "waiting, ended), job=, queue=, node=, backfill=, and free text, e.g. "
+                                   "`sluice runs failed job=etl_load node=worker-2`.")
     _common(p, json_output=True)
-    p.add_argument("--status", action="append", default=[], help="filter by status (repeatable)")
+    p.add_argument("filter", nargs="*", metavar="FILTER", help="words of the run filter (as in the console's :runs)")
+    p.add_argument("--status", action="append", default=[], help="filter by status or group (repeatable)")
     p.add_argument("--job")
     p.add_argument("--queue")
     p.add_argument("--node")

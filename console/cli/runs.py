@@ -7,18 +7,21 @@ import asyncio
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from scheduler.engine import Engine
 from scheduler.errors import UsageError
 from scheduler.jobspec import parse_param_args
+from scheduler.run_filter import FilterError, RunFilter, parse_run_filter, statuses_of
 from scheduler.states import TERMINAL, RunStatus
-from scheduler.store.queries import RunFilter
 
 from .output import RunDetailOut, RunOut
 from .results import print_json, report_actions
 from .tables import print_table
+
+T = TypeVar("T")
 
 
 async def submit(engine: Engine, args: argparse.Namespace) -> int:
@@ -70,11 +73,22 @@ def _reject_constant(name: str) -> Any:
 
 
 def _filter(args: argparse.Namespace) -> RunFilter:
-    statuses = tuple(args.status)
-    for status in statuses:
-        if status not in set(RunStatus):
-            raise UsageError(f"--status {status!r}: expected one of {', '.join(s.value for s in RunStatus)}")
-    return RunFilter(statuses=statuses, job=args.job, queue=args.queue, node=args.node, backfill_id=args.backfill)
+    """The positional filter words and the flags, as one filter; a field given both ways must agree."""
+    try:
+        words = parse_run_filter(" ".join(args.filter))
+        flag_statuses = [status for word in args.status for status in statuses_of(word)]
+    except FilterError as exc:
+        raise UsageError(f"runs: {exc}") from None
+    return replace(words, statuses=tuple(dict.fromkeys([*words.statuses, *flag_statuses])),
+                   job=_agreed("job", args.job, words.job), queue=_agreed("queue", args.queue, words.queue),
+                   node=_agreed("node", args.node, words.node),
+                   backfill_id=_agreed("backfill", args.backfill, words.backfill_id))
+
+
+def _agreed(option: str, flag: T | None, word: T | None) -> T | None:
+    if flag is not None and word is not None and flag != word:
+        raise UsageError(f"runs: --{option} {flag} and {option}={word} disagree: give one")
+    return flag if flag is not None else word
 
 
 async def runs(engine: Engine, args: argparse.Namespace) -> int:

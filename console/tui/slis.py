@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from scheduler.models import Run, from_iso
-from scheduler.store.queries import RunFilter
+from scheduler.run_filter import RunFilter
 
 from .format import duration_text
 

@@ -14,6 +14,7 @@ import aiosqlite
 
 from ..errors import InvalidTransition
 from ..models import Attempt, Backfill, Checkpoint, Event, NodeState, Run
+from ..run_filter import RunFilter
 from ..states import RunStatus, is_allowed
 
 # Columns a transition may set besides status; a fixed list, so names never come from input.
@@ -315,16 +316,6 @@ async def update_run_fields(conn: aiosqlite.Connection, run_id: int, at: str, **
         raise ValueError(f"not a run field: {sorted(unknown)}")
     assignments = ", ".join(f"{name} = ?" for name in fields)
     await conn.execute(f"UPDATE runs SET {assignments}, updated_at = ? WHERE id = ?", (*fields.values(), at, run_id))
-
-
-@dataclass(frozen=True)
-class RunFilter:
-    statuses: tuple[str, ...] = ()
-    job: str | None = None
-    queue: str | None = None
-    node: str | None = None
-    backfill_id: int | None = None
-    text: str | None = None
 
 
 def _filter_sql(run_filter: RunFilter) -> tuple[str, list[Any]]:

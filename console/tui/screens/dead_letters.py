@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from scheduler.store.queries import RunFilter
+from scheduler.run_filter import RunFilter
 
 from ..actions import run_count
 from ..format import attempt_outcome

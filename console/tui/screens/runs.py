@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static
 
-from scheduler.store.queries import RunFilter
+from scheduler.run_filter import RunFilter
 
 from ..shield import shielded
 from ..views import describe_filter, parse_run_filter

@@ -18,7 +18,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from scheduler.models import Run
-from scheduler.store.queries import RunFilter
+from scheduler.run_filter import RunFilter
 
 from ..format import run_why
 from ..messages import RunsWindowLoaded
