@@ -49,6 +49,13 @@ async def test_cancel_during_a_node_outage_is_not_undone_by_node_loss(tmp_path: 
     try:
         run_id = await home.submit("long")
         node = (await home.wait_for(run_id, {"running"}))["node"]
+
+        async def job_running() -> bool:
+            # The run is `running` from its dispatch; the attempt only once the launch answered. A cancel of an
+            # attempt whose launch has no answer yet waits for the node, so the test stops it only after.
+            return [a["status"] for a in (await home.run_json(run_id))["attempts"]] == ["running"]
+
+        await _until(job_running, "the launch to answer")
         await fleet.stop_node(node)
 
         async def node_down() -> bool:

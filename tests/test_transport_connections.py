@@ -98,7 +98,7 @@ async def test_a_failed_extra_connection_leaves_a_node_whose_connection_works_up
     executor = SshExecutor([server.node], TransportSettings())
     link = executor.links["n1"]
     try:
-        assert (await link.exec("true", [], timeout=30)).exit_status == 0  # one connection, open
+        await executor.check("n1")  # one connection, open, and the node checked: it shows up
         # Fill every channel of that connection with a command that waits for the test, so the next command
         # needs a second connection, which the node then refuses (its listener is gone, its sessions are not).
         gated = [asyncio.ensure_future(link.exec(
@@ -131,3 +131,17 @@ async def test_an_empty_stdin_reaches_the_command_as_end_of_file(server: Server)
     finally:
         await link.close()
     assert (result.exit_status, result.stdout) == (0, b"drained\n")
+
+
+async def test_a_connected_node_is_not_up_before_its_first_check_answers(server: Server) -> None:
+    """Connecting proves nothing about /proc: a dispatch in that moment launched on a worker that cannot watch jobs."""
+    executor = SshExecutor([server.node], TransportSettings())
+    try:
+        assert (await executor.links["n1"].exec("true", [], timeout=30)).exit_status == 0
+        connected = executor.health("n1")
+        await executor.check("n1")
+        checked = executor.health("n1")
+    finally:
+        await executor.close()
+    assert connected == ("unknown", None), "connected but unchecked: no dispatch may go there yet"
+    assert checked == ("up", None)

@@ -40,6 +40,10 @@ class SshExecutor:
     def __init__(self, nodes: list[NodeConfig], settings: TransportSettings | None = None) -> None:
         self.settings = settings or TransportSettings()
         self.links = {node.name: NodeLink(node, self.settings) for node in nodes}
+        #: Nodes that ran the /proc prelude to completion at least once: only these may show up. A connection
+        #: alone says nothing about /proc, and dispatching in the moment between a node's first connection and
+        #: its first check's answer launched on a worker that cannot watch jobs.
+        self._watchable: set[str] = set()
 
     def add_target(self, config: NodeConfig) -> None:
         self.links.setdefault(config.name, NodeLink(config, self.settings))
@@ -56,7 +60,9 @@ class SshExecutor:
         link = self._link(target)
         result = await link.exec(script, args, stdin=stdin, timeout=timeout)
         if result.exit_status == NO_PROC_EXIT:
+            self._watchable.discard(target)
             raise TargetUnavailable(target, link.refuse(NO_PROC_REASON), refused=True)
+        self._watchable.add(target)
         return result
 
     async def launch(self, target: str, request: LaunchRequest) -> Launched:
@@ -111,7 +117,11 @@ class SshExecutor:
 
     def health(self, target: str) -> tuple[str, str | None]:
         link = self.links.get(target)
-        return (link.state, link.last_error) if link else ("unknown", "not in nodes.toml")
+        if link is None:
+            return "unknown", "not in nodes.toml"
+        if link.state == "up" and target not in self._watchable:
+            return "unknown", None  # connected, but not yet seen able to watch jobs: checked before any dispatch
+        return link.state, link.last_error
 
     def accepted_host_keys(self, target: str) -> list[AcceptedHostKey]:
         link = self.links.get(target)
