@@ -1,4 +1,4 @@
-"""Plain-text formatting shared by screens: status colours, times, durations, why a run ended."""
+"""Plain-text formatting shared by screens: status colours, times, durations, why a run ended, backfill progress."""
 
 from __future__ import annotations
 
@@ -137,3 +137,20 @@ def progress_fraction(attempt: Attempt | None) -> float | None:
     if attempt is None or not attempt.progress_total:
         return None
     return max(0.0, min(1.0, (attempt.progress_done or 0) / attempt.progress_total))
+
+
+def backfill_progress(counts: dict[str, int], planned: int) -> tuple[float | None, str]:
+    """(fraction ended, "12/30 done · 3 running · 1 failed") for a backfill's run counts."""
+    done = counts.get("succeeded", 0)
+    failed = counts.get("failed", 0) + counts.get("timed_out", 0)
+    cancelled = counts.get("cancelled", 0)
+    total = planned or sum(counts.values())
+    fraction = (done + failed + cancelled) / total if total else None
+    parts = [f"{done}/{total} done"]
+    if counts.get("running"):
+        parts.append(f"{counts['running']} running")
+    if failed:
+        parts.append(f"{failed} failed")
+    if cancelled:
+        parts.append(f"{cancelled} cancelled")
+    return fraction, " · ".join(parts)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from scheduler.models import Run, from_iso
 from scheduler.store.queries import RunFilter
 
 from .format import duration_text
+from .ports import EnginePort
 
 ENDED = ("succeeded", "failed", "cancelled", "timed_out")
 SAMPLE = 1000
@@ -36,7 +36,7 @@ def _ended_in(runs: list[Run], now: datetime, window: timedelta) -> list[Run]:
     return [run for run in runs if (ended := from_iso(run.ended_at)) is not None and ended >= since]
 
 
-async def service_levels(engine: Any, window: timedelta) -> tuple[dict[str, str], dict[str, list[float]]]:
+async def service_levels(engine: EnginePort, window: timedelta) -> tuple[dict[str, str], dict[str, list[float]]]:
     """(SLI name -> text, queue -> ended-run counts per bucket over the last hour)."""
     now = engine.clock()
     sample = await engine.runs(RunFilter(statuses=ENDED), SAMPLE)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
 
 from textual.binding import Binding
 
+from scheduler.models import Backfill
+
+from .base import SluiceScreen
 from .prompt import PromptScreen
 
 BACKFILL_VERB_BINDINGS = [
@@ -16,13 +19,10 @@ BACKFILL_VERB_BINDINGS = [
 ]
 
 
-class BackfillVerbs:
-    """Mixin for a SluiceScreen: subclasses say which backfill (and its status and counts) is selected."""
+class BackfillVerbs(SluiceScreen):
+    """A screen that shows backfills: subclasses say which backfill (and its run counts) is selected."""
 
-    app: Any
-    engine: Any
-
-    def target_backfill(self) -> tuple[Any, dict[str, int]] | None:
+    def target_backfill(self) -> tuple[Backfill, dict[str, int]] | None:
         raise NotImplementedError
 
     def action_pause_backfill(self) -> None:
@@ -31,10 +31,10 @@ class BackfillVerbs:
             return
         backfill, counts = target
         if backfill.status == "paused":
-            self.app.do_action(lambda: self._do(self.engine.resume_backfill(backfill.id),
-                                                 f"backfill {backfill.id} resumed"))
+            self.sluice.do_action(lambda: self._do(self.engine.resume_backfill(backfill.id),
+                                                    f"backfill {backfill.id} resumed"))
             return
-        self.app.confirm(
+        self.sluice.confirm(
             f"Pause backfill {backfill.id} ({backfill.job})?\n\nIts {counts.get('queued', 0)} queued runs stay "
             f"queued and none starts until resumed; {counts.get('running', 0)} running runs finish.",
             lambda: self._do(self.engine.pause_backfill(backfill.id), f"backfill {backfill.id} paused"), "Pause")
@@ -45,7 +45,7 @@ class BackfillVerbs:
             return
         backfill, counts = target
         waiting = counts.get("queued", 0) + counts.get("retry_wait", 0)
-        self.app.confirm(
+        self.sluice.confirm(
             f"Cancel backfill {backfill.id} ({backfill.job})?\n\n{waiting} queued runs are cancelled; "
             f"{counts.get('running', 0)} running runs are left to finish. This cannot be resumed.",
             lambda: self.engine.cancel_backfill(backfill.id, kill=False, reason="cancelled from the console"),
@@ -60,7 +60,7 @@ class BackfillVerbs:
         if not failed:
             self.app.notify(f"backfill {backfill.id} has no failed partitions")
             return
-        self.app.confirm(
+        self.sluice.confirm(
             f"Retry the {failed} failed or cancelled partitions of backfill {backfill.id}?\n\n"
             "Each is queued for a new attempt from its latest checkpoint, and the backfill becomes active.",
             lambda: self.engine.retry_failed_backfill(backfill.id), f"Retry {failed}")
@@ -78,14 +78,14 @@ class BackfillVerbs:
                 self.app.notify(f"{text!r}: max-parallel is a whole number of at least 1", severity="warning")
                 return
             value = int(text)
-            self.app.do_action(lambda: self._do(self.engine.set_backfill_max_parallel(backfill.id, value),
-                                                 f"backfill {backfill.id}: max-parallel {value}"))
+            self.sluice.do_action(lambda: self._do(self.engine.set_backfill_max_parallel(backfill.id, value),
+                                                    f"backfill {backfill.id}: max-parallel {value}"))
 
         current = backfill.max_parallel or "unlimited"
         self.app.push_screen(PromptScreen("max parallel", f"Max parallel runs for backfill {backfill.id} "
                                           f"(now {current})", str(backfill.max_parallel or "")), chosen)
 
     @staticmethod
-    async def _do(call: Any, message: str) -> str:
+    async def _do(call: Awaitable[None], message: str) -> str:
         await call
         return message
