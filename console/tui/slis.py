@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from scheduler.models import Run, from_iso
+from scheduler.states import TERMINAL, RunStatus
 from scheduler.store.queries import RunFilter
 
-from .format import duration_text
+from .format import DEAD_LETTERS, duration_text
 from .ports import EnginePort
 
-ENDED = ("succeeded", "failed", "cancelled", "timed_out")
+ENDED = tuple(sorted(TERMINAL))
 SAMPLE = 1000
 BUCKETS = 12
 SPARK = "▁▂▃▄▅▆▇█"
@@ -41,11 +42,11 @@ async def service_levels(engine: EnginePort, window: timedelta) -> tuple[dict[st
     now = engine.clock()
     sample = await engine.runs(RunFilter(statuses=ENDED), SAMPLE)
     recent = _ended_in(sample, now, window)
-    succeeded = [run for run in recent if run.status == "succeeded"]
+    succeeded = [run for run in recent if run.status == RunStatus.SUCCEEDED]
     durations = [(from_iso(run.ended_at) - from_iso(run.started_at)).total_seconds()  # type: ignore[operator]
                  for run in succeeded if run.started_at and run.ended_at]
-    dead = await engine.count_runs(RunFilter(statuses=("failed", "timed_out")), cap=100_000)
-    oldest = await engine.runs(RunFilter(statuses=("queued",)), 1, after_id=0)
+    dead = await engine.count_runs(RunFilter(statuses=DEAD_LETTERS), cap=100_000)
+    oldest = await engine.runs(RunFilter(statuses=(RunStatus.QUEUED,)), 1, after_id=0)
     slis = {
         "success rate": f"{len(succeeded) / len(recent):.1%}" if recent else "-",
         "p50 run time": duration_text(percentile(durations, 0.5)),

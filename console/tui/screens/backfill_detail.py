@@ -11,6 +11,7 @@ from textual.widgets import Footer, Header, Static
 from scheduler.backfills import BackfillDetail
 from scheduler.errors import NotFound
 from scheduler.models import Backfill
+from scheduler.states import RunStatus
 
 from ..format import STATUS_GLYPHS, backfill_progress, run_why, status_style
 from ..messages import BackfillDetailLoaded
@@ -21,8 +22,12 @@ from ..widgets.progress_line import ProgressLine
 from ..widgets.quiet import update_static
 from .backfill_verbs import BACKFILL_VERB_BINDINGS, BackfillVerbs
 
-LEGEND = {"queued": "queued", "running": "running", "retry_wait": "retrying", "succeeded": "done",
-          "failed": "failed", "cancelled": "cancelled", "timed_out": "timed out"}
+#: The partition grid's legend: each run status with the word it goes by there.
+LEGEND: dict[str, str] = {
+    RunStatus.QUEUED: "queued", RunStatus.RUNNING: "running", RunStatus.RETRY_WAIT: "retrying",
+    RunStatus.SUCCEEDED: "done", RunStatus.FAILED: "failed", RunStatus.CANCELLED: "cancelled",
+    RunStatus.TIMED_OUT: "timed out",
+}
 
 
 class BackfillDetailScreen(BackfillVerbs):
@@ -114,6 +119,7 @@ def _summary(backfill: Backfill, counts: dict[str, int]) -> Text:
     text = Text()
     text.append(f"backfill {backfill.id} ", style="bold")
     text.append(f"{backfill.job}  ", style="bold")
+    # vocab: backfill states are not yet defined once in scheduler/.
     text.append(backfill.status.upper(), style={"active": "cyan", "paused": "yellow"}.get(backfill.status, "dim"))
     span = backfill.range_from or ""
     if backfill.range_to and backfill.range_to != backfill.range_from:

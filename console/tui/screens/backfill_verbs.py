@@ -7,7 +7,9 @@ from collections.abc import Awaitable
 from textual.binding import Binding
 
 from scheduler.models import Backfill
+from scheduler.states import TERMINAL, RunStatus
 
+from ..format import WAITING, count_of
 from .base import SluiceScreen
 from .prompt import PromptScreen
 
@@ -30,13 +32,13 @@ class BackfillVerbs(SluiceScreen):
         if target is None:
             return
         backfill, counts = target
-        if backfill.status == "paused":
+        if backfill.status == "paused":  # vocab: backfill states
             self.sluice.do_action(lambda: self._do(self.engine.resume_backfill(backfill.id),
                                                     f"backfill {backfill.id} resumed"))
             return
         self.sluice.confirm(
-            f"Pause backfill {backfill.id} ({backfill.job})?\n\nIts {counts.get('queued', 0)} queued runs stay "
-            f"queued and none starts until resumed; {counts.get('running', 0)} running runs finish.",
+            f"Pause backfill {backfill.id} ({backfill.job})?\n\nIts {counts.get(RunStatus.QUEUED, 0)} queued runs "
+            f"stay queued and none starts until resumed; {counts.get(RunStatus.RUNNING, 0)} running runs finish.",
             lambda: self._do(self.engine.pause_backfill(backfill.id), f"backfill {backfill.id} paused"), "Pause")
 
     def action_cancel_backfill(self) -> None:
@@ -44,10 +46,10 @@ class BackfillVerbs(SluiceScreen):
         if target is None:
             return
         backfill, counts = target
-        waiting = counts.get("queued", 0) + counts.get("retry_wait", 0)
+        waiting = count_of(counts, WAITING)
         self.sluice.confirm(
             f"Cancel backfill {backfill.id} ({backfill.job})?\n\n{waiting} queued runs are cancelled; "
-            f"{counts.get('running', 0)} running runs are left to finish. This cannot be resumed.",
+            f"{counts.get(RunStatus.RUNNING, 0)} running runs are left to finish. This cannot be resumed.",
             lambda: self.engine.cancel_backfill(backfill.id, kill=False, reason="cancelled from the console"),
             "Cancel backfill")
 
@@ -56,7 +58,7 @@ class BackfillVerbs(SluiceScreen):
         if target is None:
             return
         backfill, counts = target
-        failed = counts.get("failed", 0) + counts.get("timed_out", 0) + counts.get("cancelled", 0)
+        failed = count_of(counts, TERMINAL - {RunStatus.SUCCEEDED})  # every ended, unsuccessful partition
         if not failed:
             self.app.notify(f"backfill {backfill.id} has no failed partitions")
             return

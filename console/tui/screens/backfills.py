@@ -9,8 +9,9 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
 from scheduler.models import Backfill
+from scheduler.states import RunStatus
 
-from ..format import backfill_progress, short_time, status_style
+from ..format import DEAD_LETTERS, backfill_progress, count_of, short_time, status_style
 from ..messages import BackfillsLoaded
 from ..shield import QUERY_ERRORS, shielded
 from ..widgets.banner import SchedulerBanner
@@ -77,11 +78,11 @@ class BackfillsScreen(BackfillVerbs):
                 span += f"…{backfill.range_to}"
             rows[str(backfill.id)] = (
                 str(backfill.id), backfill.job, _status(backfill.status), bar_text(fraction, 18),
-                f"{counts.get('succeeded', 0)}/{backfill.planned}", str(counts.get("running", 0)),
-                str(counts.get("failed", 0) + counts.get("timed_out", 0)), str(backfill.max_parallel or "-"), span,
+                f"{counts.get(RunStatus.SUCCEEDED, 0)}/{backfill.planned}", str(counts.get(RunStatus.RUNNING, 0)),
+                str(count_of(counts, DEAD_LETTERS)), str(backfill.max_parallel or "-"), span,
                 backfill.created_by, short_time(backfill.created_at))
         sync_rows(self.query_one(DataTable), rows)
-        active = sum(1 for backfill in message.backfills if backfill.status == "active")
+        active = sum(1 for backfill in message.backfills if backfill.status == "active")  # vocab: backfill states
         text = f"{len(message.backfills)} backfills, {active} active" if message.backfills else \
             "No backfills yet: press n to plan one."
         update_static(self.query_one("#backfills-status", Static), text)
@@ -105,5 +106,6 @@ class BackfillsScreen(BackfillVerbs):
 
 
 def _status(status: str) -> Text:
+    # vocab: backfill states are not yet defined once in scheduler/.
     style = {"active": "cyan", "paused": "yellow", "cancelled": "bright_black", "done": "green"}.get(status, "")
     return Text(status, style=style or status_style(status))

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedCont
 
 from scheduler.errors import NotFound
 from scheduler.models import Attempt, Event
-from scheduler.states import ATTEMPT_ENDED
+from scheduler.states import ATTEMPT_ENDED, AttemptStatus
 
 from ..format import attempt_outcome, clock_time, progress_fraction
 from ..messages import RunDetailLoaded
@@ -28,7 +28,8 @@ from .run_verbs import RUN_VERB_BINDINGS, RunVerbs
 
 STDERR_LINES = 5
 ENDED_ATTEMPT = ATTEMPT_ENDED  # one vocabulary: a preempted attempt's log shows its end too
-NOT_FAILED = ("succeeded", "starting", "running")
+#: Attempts with no stderr tail worth showing: the successful one and those still under way.
+NOT_FAILED = frozenset(AttemptStatus) - ATTEMPT_ENDED | {AttemptStatus.SUCCEEDED}
 
 
 class RunDetailScreen(RunVerbs):

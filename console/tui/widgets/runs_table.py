@@ -16,9 +16,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from scheduler.models import Attempt, Run
+from scheduler.states import ACTIVE, RunStatus
 from scheduler.store.queries import RunFilter
 
-from ..format import run_why
+from ..format import WAITING, run_why
 from ..messages import RunsWindowLoaded
 from ..ports import app_port
 from ..shield import QUERY_ERRORS, shielded
@@ -142,9 +143,9 @@ class RunsTable(ScrollView, can_focus=True):
         if not newest_first:
             runs.reverse()
         # Running runs too: one whose node does not answer says since when and when it is given up.
-        waiting = [run for run in runs if run.status in ("queued", "retry_wait", "running")]
+        waiting = [run for run in runs if run.status in WAITING or run.status in ACTIVE]
         reasons = await engine.wait_reasons(waiting) if waiting else {}
-        ended = [run.id for run in runs if run.status != "queued"]
+        ended = [run.id for run in runs if run.status != RunStatus.QUEUED]
         attempts = await engine.last_attempts(ended) if ended else {}
         total = await engine.count_runs(run_filter, cap=COUNT_CAP)
         return RunsWindowLoaded(generation, runs, reasons, attempts, total, exhausted=len(runs) < limit,
