@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from textual.notifications import SeverityLevel
+
 from scheduler.engine import ActionResult
 
 from .ports import Action
@@ -16,7 +18,7 @@ MUTATIONS = frozenset({
 })
 
 
-def summarize(results: Sequence[ActionResult]) -> tuple[str, str]:
+def summarize(results: Sequence[ActionResult]) -> tuple[str, SeverityLevel]:
     """One notification for a bulk action: how many succeeded, then each refusal."""
     done = [result for result in results if result.ok]
     refused = [result for result in results if not result.ok]
@@ -38,7 +40,7 @@ def id_list(run_ids: Sequence[int], limit: int = 8) -> str:
     return shown + (f" and {len(run_ids) - limit} more" if len(run_ids) > limit else "")
 
 
-async def perform(action: Action) -> tuple[str, str]:
+async def perform(action: Action) -> tuple[str, SeverityLevel]:
     """Await an engine action; returns (message, severity) for a notification, never raises a SluiceError."""
     try:
         outcome = await shielded(action())

@@ -67,15 +67,15 @@ class SluiceApp(App[int]):
         self.poll_interval = poll_interval
         self._engine_factory = engine_factory
         self.scheduler_command = scheduler_command(home)
-        self.engine: Engine = None  # type: ignore[assignment]  # opened on mount, in the app's loop
+        self._engine: Engine | None = None  # opened on mount, in the app's loop
         self._show_title()
 
     async def on_mount(self) -> None:
         try:
             if self._engine_factory is None:
-                self.engine = await Engine.open(self.home, readonly=self.readonly)
+                self._engine = await Engine.open(self.home, readonly=self.readonly)
             else:
-                self.engine = await self._engine_factory(self.home)
+                self._engine = await self._engine_factory(self.home)
         except SluiceError as exc:
             self.exit(return_code=exc.exit_code, message=f"sluice console: {exc}")
             return
@@ -84,8 +84,15 @@ class SluiceApp(App[int]):
         await self.switch_mode("overview")
 
     async def on_unmount(self) -> None:
-        if self._engine_factory is None and self.engine is not None:
-            await self.engine.close()
+        if self._engine_factory is None and self._engine is not None:
+            await self._engine.close()
+
+    @property
+    def engine(self) -> Engine:
+        """The engine over the home, open from mount on."""
+        if self._engine is None:
+            raise RuntimeError("the console's engine opens when the app mounts")
+        return self._engine
 
     def _check_scheduler(self) -> None:
         self.scheduler_up = self.engine.scheduler_running()
@@ -199,7 +206,7 @@ class SluiceApp(App[int]):
             self.notify("read-only console: nothing was changed", severity="warning")
             return
         message, severity = await perform(action)
-        self.notify(message, severity=severity)  # type: ignore[arg-type]
+        self.notify(message, severity=severity)
         screen = self.screen
         if isinstance(screen, SluiceScreen):
             screen.poll()

@@ -43,10 +43,10 @@ async def service_levels(engine: EnginePort, window: timedelta) -> tuple[dict[st
     sample = await engine.runs(RunFilter(statuses=ENDED), SAMPLE)
     recent = _ended_in(sample, now, window)
     succeeded = [run for run in recent if run.status == RunStatus.SUCCEEDED]
-    durations = [(from_iso(run.ended_at) - from_iso(run.started_at)).total_seconds()  # type: ignore[operator]
-                 for run in succeeded if run.started_at and run.ended_at]
+    durations = [seconds for run in succeeded if (seconds := _seconds(run.started_at, run.ended_at)) is not None]
     dead = await engine.count_runs(RunFilter(statuses=DEAD_LETTERS), cap=100_000)
     oldest = await engine.runs(RunFilter(statuses=(RunStatus.QUEUED,)), 1, after_id=0)
+    queued_since = from_iso(oldest[0].created_at) if oldest else None
     slis = {
         "success rate": f"{len(succeeded) / len(recent):.1%}" if recent else "-",
         "p50 run time": duration_text(percentile(durations, 0.5)),
@@ -54,10 +54,15 @@ async def service_levels(engine: EnginePort, window: timedelta) -> tuple[dict[st
         "retry rate": f"{sum(1 for run in recent if run.attempt > 1) / len(recent):.1%}" if recent else "-",
         "ended": f"{len(recent):,}" + ("+" if len(sample) == SAMPLE and len(recent) == len(sample) else ""),
         "dead letters": f"{dead:,}",
-        "oldest queued": duration_text((now - from_iso(oldest[0].created_at)).total_seconds())  # type: ignore[operator]
-        if oldest else "-",
+        "oldest queued": duration_text((now - queued_since).total_seconds()) if queued_since else "-",
     }
     return slis, throughput(sample, now)
+
+
+def _seconds(start: str | None, end: str | None) -> float | None:
+    """Seconds from one stored time to another, or None when either is missing."""
+    began, ended = from_iso(start or None), from_iso(end or None)
+    return (ended - began).total_seconds() if began is not None and ended is not None else None
 
 
 def throughput(runs: list[Run], now: datetime) -> dict[str, list[float]]:
