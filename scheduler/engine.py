@@ -23,6 +23,7 @@ from .models import Attempt, Backfill, Checkpoint, Event, NodeState, QueueState,
 from .process.settings import DEFAULT_LOST_AFTER
 from .run_actions import ActionResult as ActionResult
 from .run_actions import because, cancel_one, retry_one
+from .run_filter import RunFilter
 from .states import RunStatus
 from .store import Database, open_database
 from .store import queries as q
@@ -232,11 +233,11 @@ class Engine:
         async with self.db.read() as conn:
             return await query(conn, *args)
 
-    async def runs(self, run_filter: q.RunFilter = q.RunFilter(), limit: int = 50, before_id: int | None = None,
+    async def runs(self, run_filter: RunFilter = RunFilter(), limit: int = 50, before_id: int | None = None,
                    after_id: int | None = None) -> list[Run]:
         return await self._read(q.list_runs, run_filter, limit, before_id, after_id)
 
-    async def count_runs(self, run_filter: q.RunFilter = q.RunFilter(), cap: int | None = None) -> int:
+    async def count_runs(self, run_filter: RunFilter = RunFilter(), cap: int | None = None) -> int:
         return await self._read(q.count_runs, run_filter, cap)
 
     async def run(self, run_id: int) -> Run:

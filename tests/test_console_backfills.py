@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import pytest
 from test_console_support import SIZE, app_for, finish, settle, start
 from textual.widgets import Input, Select
 
-from console.tui import backfill_api
 from console.tui.screens.backfill_detail import BackfillDetailScreen
 from console.tui.screens.backfill_launch import BackfillLaunchScreen
 from console.tui.screens.backfills import BackfillsScreen
 from console.tui.screens.confirm import ConfirmScreen
 from console.tui.widgets.partition_grid import PartitionGrid
-from scheduler.engine import Engine
 from scheduler.run_filter import RunFilter
 from scheduler.states import RunStatus
 
 pytest_plugins = ("test_console_support",)
-pytestmark = pytest.mark.skipif(not backfill_api.supported(Engine), reason="the engine has no backfill API yet")
 
 
 async def test_launch_shows_the_plan_then_creates_exactly_its_runs(engine):

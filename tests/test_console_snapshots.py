@@ -15,7 +15,6 @@ from test_console_support import checkpoint, failed_run, finish, fixed_clock, ma
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Select, Static
 
-from console.tui import backfill_api
 from console.tui.app import SluiceApp, create_app
 from console.tui.screens.backfill_launch import BackfillLaunchScreen
 from console.tui.screens.confirm import ConfirmScreen
@@ -33,7 +32,6 @@ MIGRATION = 'command = "migrate --to 0042"\nqueue = "default"\n'
 MIGRATION_STDERR = (b"applying 0041_add_index ... ok\napplying 0042_split_orders ...\n"
                     b"psycopg.errors.LockNotAvailable: canceling statement due to lock timeout\n"
                     b"migration 0042_split_orders failed; rolled back\n")
-needs_backfills = pytest.mark.skipif(not backfill_api.supported(Engine), reason="the engine has no backfill API yet")
 
 
 async def _populate(home: Home) -> None:
@@ -48,16 +46,15 @@ async def _populate(home: Home) -> None:
         engine.logs.append(run_id, 1, "stdout", 0, b"".join(b"exported chunk %d\n" % n for n in range(40)))
         for _ in range(3):
             await engine.submit("hello", {})
-        if backfill_api.supported(engine):
-            plan = await engine.plan_backfill("etl", range_from="2026-10-01", range_to="2026-11-20",
-                                              max_parallel=3)
-            _, run_ids = await engine.create_backfill(plan)
-            for index, backfill_run in enumerate(run_ids[:12]):
-                attempt = await start(engine, backfill_run, minutes_ago=50 - index)
-                status = RunStatus.FAILED if index == 4 else RunStatus.SUCCEEDED
-                await finish(engine, backfill_run, attempt, status, 1 if index == 4 else 0, minutes_ago=40 - index)
-            for backfill_run in run_ids[12:15]:
-                await start(engine, backfill_run, minutes_ago=3)
+        plan = await engine.plan_backfill("etl", range_from="2026-10-01", range_to="2026-11-20",
+                                          max_parallel=3)
+        _, run_ids = await engine.create_backfill(plan)
+        for index, backfill_run in enumerate(run_ids[:12]):
+            attempt = await start(engine, backfill_run, minutes_ago=50 - index)
+            status = RunStatus.FAILED if index == 4 else RunStatus.SUCCEEDED
+            await finish(engine, backfill_run, attempt, status, 1 if index == 4 else 0, minutes_ago=40 - index)
+        for backfill_run in run_ids[12:15]:
+            await start(engine, backfill_run, minutes_ago=3)
         run_id, _ = await engine.submit("doomed_migration", {})
         attempt = await start(engine, run_id, node="n2", minutes_ago=8)
         engine.logs.append(run_id, 1, "stderr", 0, MIGRATION_STDERR)
@@ -186,7 +183,6 @@ def test_run_detail_failed_attempt_with_stderr(snap_compare, snapshot_app):
     assert snap_compare(snapshot_app, terminal_size=SIZE, run_before=run_before)
 
 
-@needs_backfills
 def test_backfills(snap_compare, snapshot_app):
     async def run_before(pilot: Pilot) -> None:
         app = await _open(pilot, "backfills")
@@ -195,7 +191,6 @@ def test_backfills(snap_compare, snapshot_app):
     assert snap_compare(snapshot_app, terminal_size=SIZE, run_before=run_before)
 
 
-@needs_backfills
 def test_backfill_launch_with_plan(snap_compare, snapshot_app):
     async def run_before(pilot: Pilot) -> None:
         app = await _open(pilot, "backfills")
@@ -214,7 +209,6 @@ def test_backfill_launch_with_plan(snap_compare, snapshot_app):
     assert snap_compare(snapshot_app, terminal_size=SIZE, run_before=run_before)
 
 
-@needs_backfills
 def test_backfill_grid(snap_compare, snapshot_app):
     async def run_before(pilot: Pilot) -> None:
         app = await _open(pilot, "backfill 1")

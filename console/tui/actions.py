@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+
+from textual.notifications import SeverityLevel
 
 from scheduler.engine import ActionResult
 
+from .ports import Action
 from .shield import QUERY_ERRORS, shielded
 
 #: Screen actions that change the store; a read-only console hides and refuses them.
@@ -16,7 +18,7 @@ MUTATIONS = frozenset({
 })
 
 
-def summarize(results: Sequence[ActionResult]) -> tuple[str, str]:
+def summarize(results: Sequence[ActionResult]) -> tuple[str, SeverityLevel]:
     """One notification for a bulk action: how many succeeded, then each refusal."""
     done = [result for result in results if result.ok]
     refused = [result for result in results if not result.ok]
@@ -38,13 +40,13 @@ def id_list(run_ids: Sequence[int], limit: int = 8) -> str:
     return shown + (f" and {len(run_ids) - limit} more" if len(run_ids) > limit else "")
 
 
-async def perform(action: Callable[[], Awaitable[Any]]) -> tuple[str, str]:
+async def perform(action: Action) -> tuple[str, SeverityLevel]:
     """Await an engine action; returns (message, severity) for a notification, never raises a SluiceError."""
     try:
         outcome = await shielded(action())
     except QUERY_ERRORS as exc:
         return str(exc), "error"
-    if isinstance(outcome, list) and outcome and isinstance(outcome[0], ActionResult):
+    if isinstance(outcome, list) and outcome:
         return summarize(outcome)
     if isinstance(outcome, str):
         return outcome, "information"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from textual import work
 from textual.app import App
@@ -17,7 +16,10 @@ from scheduler.home import Home
 
 from .actions import perform
 from .palette import ViewCommands
+from .ports import Action, AppPort, EnginePort
 from .scheduler_start import log_path, scheduler_command, start_detached
+from .screens.backfill_detail import BackfillDetailScreen
+from .screens.backfill_launch import BackfillLaunchScreen
 from .screens.backfills import BackfillsScreen
 from .screens.base import SluiceScreen
 from .screens.confirm import ConfirmScreen
@@ -26,6 +28,7 @@ from .screens.events import EventsScreen
 from .screens.help import HelpScreen
 from .screens.overview import OverviewScreen
 from .screens.prompt import PromptScreen
+from .screens.run_detail import RunDetailScreen
 from .screens.runs import RunsScreen
 from .views import ViewRequest, parse_view
 
@@ -64,15 +67,15 @@ class SluiceApp(App[int]):
         self.poll_interval = poll_interval
         self._engine_factory = engine_factory
         self.scheduler_command = scheduler_command(home)
-        self.engine: Engine = None  # type: ignore[assignment]  # opened on mount, in the app's loop
+        self._engine: Engine | None = None  # opened on mount, in the app's loop
         self._show_title()
 
     async def on_mount(self) -> None:
         try:
             if self._engine_factory is None:
-                self.engine = await Engine.open(self.home, readonly=self.readonly)
+                self._engine = await Engine.open(self.home, readonly=self.readonly)
             else:
-                self.engine = await self._engine_factory(self.home)
+                self._engine = await self._engine_factory(self.home)
         except SluiceError as exc:
             self.exit(return_code=exc.exit_code, message=f"sluice console: {exc}")
             return
@@ -81,8 +84,15 @@ class SluiceApp(App[int]):
         await self.switch_mode("overview")
 
     async def on_unmount(self) -> None:
-        if self._engine_factory is None and self.engine is not None:
-            await self.engine.close()
+        if self._engine_factory is None and self._engine is not None:
+            await self._engine.close()
+
+    @property
+    def engine(self) -> Engine:
+        """The engine over the home, open from mount on."""
+        if self._engine is None:
+            raise RuntimeError("the console's engine opens when the app mounts")
+        return self._engine
 
     def _check_scheduler(self) -> None:
         self.scheduler_up = self.engine.scheduler_running()
@@ -130,9 +140,6 @@ class SluiceApp(App[int]):
         await self._open(request)
 
     async def _open(self, request: ViewRequest) -> None:
-        from .screens.backfill_detail import BackfillDetailScreen
-        from .screens.run_detail import RunDetailScreen
-
         if request.view == "run":
             await self.push_screen(RunDetailScreen(request.target or 0))
             return
@@ -144,6 +151,19 @@ class SluiceApp(App[int]):
             self.get_screen("runs", RunsScreen).apply_filter(request.run_filter)
         elif request.view == "backfill":
             await self.push_screen(BackfillDetailScreen(request.target or 0))
+
+    def open_run(self, run_id: int, tab: str = "log") -> None:
+        self.push_screen(RunDetailScreen(run_id, tab=tab))
+
+    def open_backfill(self, backfill_id: int, *, replace: bool = False) -> None:
+        screen = BackfillDetailScreen(backfill_id)
+        if replace:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    def open_backfill_launch(self) -> None:
+        self.push_screen(BackfillLaunchScreen())
 
     def back(self) -> None:
         """Leave a detail screen (a no-op on a view's own screen)."""
@@ -167,7 +187,7 @@ class SluiceApp(App[int]):
 
     # --- actions ------------------------------------------------------------------------------------------
 
-    def confirm(self, question: str, action: Callable[[], Awaitable[Any]], label: str = "Yes") -> None:
+    def confirm(self, question: str, action: Action, label: str = "Yes") -> None:
         """Ask, and run `action` through the engine only on yes."""
         if self.readonly:
             self.notify("read-only console: nothing was changed", severity="warning")
@@ -180,16 +200,21 @@ class SluiceApp(App[int]):
         self.push_screen(ConfirmScreen(question, label), answered)
 
     @work(group="actions")
-    async def do_action(self, action: Callable[[], Awaitable[Any]]) -> None:
+    async def do_action(self, action: Action) -> None:
         """Run an engine action off the UI path; its outcome or error becomes a notification."""
         if self.readonly:
             self.notify("read-only console: nothing was changed", severity="warning")
             return
         message, severity = await perform(action)
-        self.notify(message, severity=severity)  # type: ignore[arg-type]
+        self.notify(message, severity=severity)
         screen = self.screen
         if isinstance(screen, SluiceScreen):
             screen.poll()
+
+
+def _implements_ports(app: SluiceApp, engine: Engine) -> tuple[AppPort, EnginePort]:
+    """Never called: here mypy checks that the concrete app and engine implement the ports screens use."""
+    return app, engine
 
 
 def create_app(home: Home, *, readonly: bool = False, engine_factory: EngineFactory | None = None,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from scheduler.backfills import BackfillPlan
+
 
 @dataclass(frozen=True)
 class LaunchForm:
@@ -59,7 +61,7 @@ def _whole(name: str, text: str, signed: bool = False) -> int | None:
     return value
 
 
-def describe_plan(plan: Any) -> str:
+def describe_plan(plan: BackfillPlan) -> str:
     """What creating this plan would do, in the words the confirmation uses."""
     count = len(plan.partitions)
     if not count:
@@ -78,7 +80,7 @@ def describe_plan(plan: Any) -> str:
     return "\n".join(lines)
 
 
-def confirm_question(plan: Any) -> str:
+def confirm_question(plan: BackfillPlan) -> str:
     count = len(plan.partitions)
     return (f"Create a backfill of {plan.job} with {count} run{'s' if count != 1 else ''}?\n\n"
             f"{describe_plan(plan)}\n\nThe runs are queued now and start as max-parallel allows.")

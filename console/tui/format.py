@@ -1,37 +1,49 @@
-"""Plain-text formatting shared by screens: status colours, times, durations, why a run ended."""
+"""Plain-text formatting shared by screens: status colours, times, durations, why a run ended, progress."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from scheduler.models import Attempt, Run, from_iso
+from scheduler.states import ATTEMPT_ENDED, TERMINAL, AttemptStatus, EndReason, RunStatus
 
-#: Rich styles per run or attempt status; named ANSI colours so 256-colour terminals and tmux render them.
+#: Rich styles per run or attempt status (the two share running, succeeded, failed, cancelled and timed_out);
+#: named ANSI colours so 256-colour terminals and tmux render them.
 STATUS_STYLES: dict[str, str] = {
-    "queued": "yellow",
-    "running": "bold cyan",
-    "retry_wait": "magenta",
-    "succeeded": "green",
-    "failed": "bold red",
-    "cancelled": "bright_black",
-    "timed_out": "red",
-    "starting": "cyan",
-    "lost": "red",
-    "yielded": "blue",
+    RunStatus.QUEUED: "yellow",
+    RunStatus.RUNNING: "bold cyan",
+    RunStatus.RETRY_WAIT: "magenta",
+    RunStatus.SUCCEEDED: "green",
+    RunStatus.FAILED: "bold red",
+    RunStatus.CANCELLED: "bright_black",
+    RunStatus.TIMED_OUT: "red",
+    AttemptStatus.STARTING: "cyan",
+    AttemptStatus.LOST: "red",
+    AttemptStatus.YIELDED: "blue",
+    AttemptStatus.PREEMPTED: "blue",  # like a yield: the run goes on from its checkpoint
 }
 
-#: One-cell glyphs for the partition grid, per status (a fallback for monochrome terminals).
+#: One-cell glyphs for the partition grid, per run status (a fallback for monochrome terminals).
 STATUS_GLYPHS: dict[str, str] = {
-    "queued": "·",
-    "running": "▶",
-    "retry_wait": "↻",
-    "succeeded": "■",
-    "failed": "✗",
-    "cancelled": "-",
-    "timed_out": "⌛",
+    RunStatus.QUEUED: "·",
+    RunStatus.RUNNING: "▶",
+    RunStatus.RETRY_WAIT: "↻",
+    RunStatus.SUCCEEDED: "■",
+    RunStatus.FAILED: "✗",
+    RunStatus.CANCELLED: "-",
+    RunStatus.TIMED_OUT: "⌛",
 }
 
-FAILED_STATUSES = ("failed", "timed_out")
+#: Runs that failed for good. vocab: dead letters (switch to scheduler.states.DEAD_LETTERS once it exists).
+DEAD_LETTERS: tuple[RunStatus, ...] = (RunStatus.FAILED, RunStatus.TIMED_OUT)
+#: Runs waiting to start. vocab: waiting (switch to scheduler.states.WAITING once it exists).
+WAITING: tuple[RunStatus, ...] = (RunStatus.QUEUED, RunStatus.RETRY_WAIT)
+
+
+def count_of(counts: dict[str, int], statuses: Iterable[str]) -> int:
+    """How many runs of per-status `counts` are in one of `statuses`."""
+    return sum(counts.get(status, 0) for status in statuses)
 
 
 def status_style(status: str) -> str:
@@ -82,17 +94,17 @@ def size_text(size: int) -> str:
 
 def attempt_outcome(attempt: Attempt) -> str:
     """Why an attempt ended, in plain words: exit code and signal, timeout, cancel, node lost, launch, logs."""
-    if attempt.status in ("starting", "running"):
+    if attempt.status not in ATTEMPT_ENDED:
         return f"running on {attempt.node}"
-    words = {
-        "timeout": "timed out",
-        "cancelled": f"cancelled{_by(attempt.kill_reason)}",
-        "node_lost": f"node {attempt.node} lost",
-        "launch_failed": "could not be launched",
-        "not_sent": f"launch never reached {attempt.node}",
-        "vanished": f"gone from {attempt.node} without an exit code",
-        "preempted": f"preempted (node {attempt.node} drained)",
-        "checkpoint_yield": "yielded at a checkpoint",
+    words: dict[str, str] = {
+        EndReason.TIMEOUT: "timed out",
+        EndReason.CANCELLED: f"cancelled{_by(attempt.kill_reason)}",
+        EndReason.NODE_LOST: f"node {attempt.node} lost",
+        EndReason.LAUNCH_FAILED: "could not be launched",
+        EndReason.NOT_SENT: f"launch never reached {attempt.node}",
+        EndReason.VANISHED: f"gone from {attempt.node} without an exit code",
+        EndReason.PREEMPTED: f"preempted (node {attempt.node} drained)",
+        EndReason.CHECKPOINT_YIELD: "yielded at a checkpoint",
     }
     reason = attempt.reason or ""
     if reason in words:
@@ -111,6 +123,7 @@ def attempt_outcome(attempt: Attempt) -> str:
 
 
 def _by(kill_reason: str | None) -> str:
+    # vocab: kill reasons are not yet defined once in scheduler/.
     return f" ({kill_reason})" if kill_reason and kill_reason != "cancelled" else ""
 
 
@@ -119,16 +132,16 @@ def run_why(run: Run, reasons: dict[int, str], attempts: dict[int, Attempt]) -> 
     if run.id in reasons:
         return reasons[run.id]
     attempt = attempts.get(run.id)
-    if run.status == "running":
+    if run.status == RunStatus.RUNNING:
         if run.cancel_requested:
             return f"kill requested by {run.cancel_requested.get('by', '?')}"
         if attempt and attempt.progress_total:
             done = attempt.progress_done or 0
             return f"{done / attempt.progress_total:.0%} {attempt.progress_message or ''}".rstrip()
         return f"on {run.node}" if run.node else ""
-    if run.status == "cancelled" and attempt is None:
+    if run.status == RunStatus.CANCELLED and attempt is None:
         return "cancelled before it started"
-    if attempt is not None and run.status != "succeeded":
+    if attempt is not None and run.status != RunStatus.SUCCEEDED:
         return attempt_outcome(attempt)
     return ""
 
@@ -137,3 +150,20 @@ def progress_fraction(attempt: Attempt | None) -> float | None:
     if attempt is None or not attempt.progress_total:
         return None
     return max(0.0, min(1.0, (attempt.progress_done or 0) / attempt.progress_total))
+
+
+def backfill_progress(counts: dict[str, int], planned: int) -> tuple[float | None, str]:
+    """(fraction ended, "12/30 done · 3 running · 1 failed") for a backfill's run counts."""
+    done = counts.get(RunStatus.SUCCEEDED, 0)
+    failed = count_of(counts, DEAD_LETTERS)
+    cancelled = counts.get(RunStatus.CANCELLED, 0)
+    total = planned or sum(counts.values())
+    fraction = count_of(counts, TERMINAL) / total if total else None
+    parts = [f"{done}/{total} done"]
+    if counts.get(RunStatus.RUNNING):
+        parts.append(f"{counts[RunStatus.RUNNING]} running")
+    if failed:
+        parts.append(f"{failed} failed")
+    if cancelled:
+        parts.append(f"{cancelled} cancelled")
+    return fraction, " · ".join(parts)

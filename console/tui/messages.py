@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from textual.message import Message
 
-from scheduler.models import Attempt, Event, QueueState, Run
+from scheduler.backfills import BackfillDetail
+from scheduler.engine import NodeView, RunDetail
+from scheduler.models import Attempt, Backfill, Event, QueueState, Run
 
 
 class _Latest(Message):
@@ -43,7 +44,7 @@ class RunsWindowLoaded(_Latest):
 class RunDetailLoaded(_Latest):
     """A run's attempts, events and checkpoints, plus why it waits."""
 
-    detail: Any
+    detail: RunDetail
     reason: str | None
     stderr_tail: list[str] = field(default_factory=list)
     #: The attempt `stderr_tail` belongs to (None when no attempt ended without success).
@@ -77,7 +78,7 @@ class OverviewLoaded(_Latest):
     """Queues, nodes, status counts and service levels for the overview."""
 
     queues: list[QueueState]
-    nodes: list[Any]
+    nodes: list[NodeView]
     counts: dict[str, int]
     slis: dict[str, str]
     sparklines: dict[str, list[float]] = field(default_factory=dict)
@@ -87,7 +88,7 @@ class OverviewLoaded(_Latest):
 class BackfillsLoaded(_Latest):
     """Every backfill with its per-status run counts."""
 
-    backfills: list[Any]
+    backfills: list[Backfill]
     counts: dict[int, dict[str, int]]
 
 
@@ -95,7 +96,7 @@ class BackfillsLoaded(_Latest):
 class BackfillDetailLoaded(_Latest):
     """One backfill's runs, counts and wait reasons."""
 
-    detail: Any
+    detail: BackfillDetail
 
 
 @dataclass

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-if TYPE_CHECKING:
-    from .app import SluiceApp
+from .ports import app_port
 
 VIEWS = [
     ("overview", "Overview: queues, nodes, service levels"),
@@ -27,12 +25,12 @@ class ViewCommands(Provider):
 
     async def discover(self) -> Hits:
         for command, help_text in VIEWS:
-            yield DiscoveryHit(f":{command}", partial(cast("SluiceApp", self.app).open_view, command), help=help_text)
+            yield DiscoveryHit(f":{command}", partial(app_port(self.app).open_view, command), help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query.lstrip(":"))
         for command, help_text in VIEWS:
             score = matcher.match(command)
             if score > 0:
-                yield Hit(score, matcher.highlight(f":{command}"), partial(cast("SluiceApp", self.app).open_view, command),
+                yield Hit(score, matcher.highlight(f":{command}"), partial(app_port(self.app).open_view, command),
                           help=help_text)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from scheduler.models import Run, from_iso
 from scheduler.run_filter import RunFilter
+from scheduler.states import TERMINAL, RunStatus
 
-from .format import duration_text
+from .format import DEAD_LETTERS, duration_text
+from .ports import EnginePort
 
-ENDED = ("succeeded", "failed", "cancelled", "timed_out")
+ENDED = tuple(sorted(TERMINAL))
 SAMPLE = 1000
 BUCKETS = 12
 SPARK = "▁▂▃▄▅▆▇█"
@@ -36,16 +37,16 @@ def _ended_in(runs: list[Run], now: datetime, window: timedelta) -> list[Run]:
     return [run for run in runs if (ended := from_iso(run.ended_at)) is not None and ended >= since]
 
 
-async def service_levels(engine: Any, window: timedelta) -> tuple[dict[str, str], dict[str, list[float]]]:
+async def service_levels(engine: EnginePort, window: timedelta) -> tuple[dict[str, str], dict[str, list[float]]]:
     """(SLI name -> text, queue -> ended-run counts per bucket over the last hour)."""
     now = engine.clock()
     sample = await engine.runs(RunFilter(statuses=ENDED), SAMPLE)
     recent = _ended_in(sample, now, window)
-    succeeded = [run for run in recent if run.status == "succeeded"]
-    durations = [(from_iso(run.ended_at) - from_iso(run.started_at)).total_seconds()  # type: ignore[operator]
-                 for run in succeeded if run.started_at and run.ended_at]
-    dead = await engine.count_runs(RunFilter(statuses=("failed", "timed_out")), cap=100_000)
-    oldest = await engine.runs(RunFilter(statuses=("queued",)), 1, after_id=0)
+    succeeded = [run for run in recent if run.status == RunStatus.SUCCEEDED]
+    durations = [seconds for run in succeeded if (seconds := _seconds(run.started_at, run.ended_at)) is not None]
+    dead = await engine.count_runs(RunFilter(statuses=DEAD_LETTERS), cap=100_000)
+    oldest = await engine.runs(RunFilter(statuses=(RunStatus.QUEUED,)), 1, after_id=0)
+    queued_since = from_iso(oldest[0].created_at) if oldest else None
     slis = {
         "success rate": f"{len(succeeded) / len(recent):.1%}" if recent else "-",
         "p50 run time": duration_text(percentile(durations, 0.5)),
@@ -53,10 +54,15 @@ async def service_levels(engine: Any, window: timedelta) -> tuple[dict[str, str]
         "retry rate": f"{sum(1 for run in recent if run.attempt > 1) / len(recent):.1%}" if recent else "-",
         "ended": f"{len(recent):,}" + ("+" if len(sample) == SAMPLE and len(recent) == len(sample) else ""),
         "dead letters": f"{dead:,}",
-        "oldest queued": duration_text((now - from_iso(oldest[0].created_at)).total_seconds())  # type: ignore[operator]
-        if oldest else "-",
+        "oldest queued": duration_text((now - queued_since).total_seconds()) if queued_since else "-",
     }
     return slis, throughput(sample, now)
+
+
+def _seconds(start: str | None, end: str | None) -> float | None:
+    """Seconds from one stored time to another, or None when either is missing."""
+    began, ended = from_iso(start or None), from_iso(end or None)
+    return (ended - began).total_seconds() if began is not None and ended is not None else None
 
 
 def throughput(runs: list[Run], now: datetime) -> dict[str, list[float]]:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Header, Static
 
+from scheduler.backfills import BackfillDetail
 from scheduler.errors import NotFound
+from scheduler.models import Backfill
+from scheduler.states import RunStatus
 
-from .. import backfill_api
-from ..format import STATUS_GLYPHS, run_why, status_style
+from ..format import STATUS_GLYPHS, backfill_progress, run_why, status_style
 from ..messages import BackfillDetailLoaded
 from ..shield import QUERY_ERRORS, shielded
 from ..widgets.banner import SchedulerBanner
@@ -21,13 +21,16 @@ from ..widgets.partition_grid import PartitionGrid
 from ..widgets.progress_line import ProgressLine
 from ..widgets.quiet import update_static
 from .backfill_verbs import BACKFILL_VERB_BINDINGS, BackfillVerbs
-from .base import SluiceScreen
 
-LEGEND = {"queued": "queued", "running": "running", "retry_wait": "retrying", "succeeded": "done",
-          "failed": "failed", "cancelled": "cancelled", "timed_out": "timed out"}
+#: The partition grid's legend: each run status with the word it goes by there.
+LEGEND: dict[str, str] = {
+    RunStatus.QUEUED: "queued", RunStatus.RUNNING: "running", RunStatus.RETRY_WAIT: "retrying",
+    RunStatus.SUCCEEDED: "done", RunStatus.FAILED: "failed", RunStatus.CANCELLED: "cancelled",
+    RunStatus.TIMED_OUT: "timed out",
+}
 
 
-class BackfillDetailScreen(BackfillVerbs, SluiceScreen):
+class BackfillDetailScreen(BackfillVerbs):
     """A backfill's partitions as a grid coloured by run status."""
 
     VIEW_TITLE = "Backfill"
@@ -42,7 +45,7 @@ class BackfillDetailScreen(BackfillVerbs, SluiceScreen):
     def __init__(self, backfill_id: int) -> None:
         super().__init__()
         self.backfill_id = backfill_id
-        self.detail: Any = None
+        self.detail: BackfillDetail | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -59,8 +62,7 @@ class BackfillDetailScreen(BackfillVerbs, SluiceScreen):
         self.query_one(PartitionGrid).focus()
 
     def poll(self) -> None:
-        if backfill_api.supported(self.engine):
-            self._load()
+        self._load()
 
     @work(exclusive=True, group="backfill-detail")
     async def _load(self) -> None:
@@ -78,7 +80,7 @@ class BackfillDetailScreen(BackfillVerbs, SluiceScreen):
     def on_backfill_detail_loaded(self, message: BackfillDetailLoaded) -> None:
         self.detail = detail = message.detail
         backfill = detail.backfill
-        fraction, label = backfill_api.progress(detail.counts, backfill.planned)
+        fraction, label = backfill_progress(detail.counts, backfill.planned)
         update_static(self.query_one("#bf-summary", Static), _summary(backfill, detail.counts))
         self.query_one(ProgressLine).update(fraction, label)
         grid = self.query_one(PartitionGrid)
@@ -101,12 +103,10 @@ class BackfillDetailScreen(BackfillVerbs, SluiceScreen):
         update_static(self.query_one("#bf-cell", Static), text)
 
     def on_partition_grid_opened(self, message: PartitionGrid.Opened) -> None:
-        from .run_detail import RunDetailScreen
-
         if self.detail is not None and message.index < len(self.detail.runs):
-            self.app.push_screen(RunDetailScreen(self.detail.runs[message.index].id))
+            self.sluice.open_run(self.detail.runs[message.index].id)
 
-    def target_backfill(self) -> tuple[Any, dict[str, int]] | None:
+    def target_backfill(self) -> tuple[Backfill, dict[str, int]] | None:
         if self.detail is None:
             return None
         return self.detail.backfill, self.detail.counts
@@ -115,10 +115,11 @@ class BackfillDetailScreen(BackfillVerbs, SluiceScreen):
         self.dismiss()
 
 
-def _summary(backfill: Any, counts: dict[str, int]) -> Text:
+def _summary(backfill: Backfill, counts: dict[str, int]) -> Text:
     text = Text()
     text.append(f"backfill {backfill.id} ", style="bold")
     text.append(f"{backfill.job}  ", style="bold")
+    # vocab: backfill states are not yet defined once in scheduler/.
     text.append(backfill.status.upper(), style={"active": "cyan", "paused": "yellow"}.get(backfill.status, "dim"))
     span = backfill.range_from or ""
     if backfill.range_to and backfill.range_to != backfill.range_from:

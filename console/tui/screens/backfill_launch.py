@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, Static
 
+from scheduler.backfills import BackfillPlan
 from scheduler.errors import SluiceError
 
 from ..backfill_form import LaunchForm, confirm_question, describe_plan
@@ -46,16 +47,16 @@ class BackfillLaunchScreen(SluiceScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.plan: Any = None
+        self.plan: BackfillPlan | None = None
         self.planned_form: LaunchForm | None = None
 
     def compose(self) -> ComposeResult:
-        jobs = {name: job for name, job in self.engine.jobs().items() if job.partition is not None}
+        kinds = {name: job.partition.kind for name, job in self.engine.jobs().items() if job.partition is not None}
         yield Header()
         with VerticalScroll():
             with Horizontal(classes="field"):
                 yield Label("job")
-                yield Select([(f"{name} ({job.partition.kind})", name) for name, job in sorted(jobs.items())],
+                yield Select([(f"{name} ({kind})", name) for name, kind in sorted(kinds.items())],
                              id="job", prompt="partitioned job", allow_blank=True, compact=True)
             with Horizontal(classes="field"):
                 yield Label("order")
@@ -155,7 +156,7 @@ class BackfillLaunchScreen(SluiceScreen):
         self.app.push_screen(ConfirmScreen(confirm_question(plan), f"Create {len(plan.partitions)} runs"), answered)
 
     @work(exclusive=True, group="create")
-    async def _create(self, plan: Any, rerun: bool) -> None:
+    async def _create(self, plan: BackfillPlan, rerun: bool) -> None:
         try:
             backfill_id, run_ids = await shielded(self.engine.create_backfill(plan, rerun_succeeded=rerun))
         except SluiceError as exc:
@@ -165,9 +166,7 @@ class BackfillLaunchScreen(SluiceScreen):
             self.notify("nothing created: every partition is now done or under way", severity="warning")
             return
         self.notify(f"backfill {backfill_id} created: {len(run_ids)} runs of {plan.job}")
-        from .backfill_detail import BackfillDetailScreen
-
-        self.app.switch_screen(BackfillDetailScreen(backfill_id))
+        self.sluice.open_backfill(backfill_id, replace=True)
 
     def action_back(self) -> None:
         self.dismiss()

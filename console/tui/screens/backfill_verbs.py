@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
 
 from textual.binding import Binding
 
+from scheduler.models import Backfill
+from scheduler.states import TERMINAL, RunStatus
+
+from ..format import WAITING, count_of
+from .base import SluiceScreen
 from .prompt import PromptScreen
 
 BACKFILL_VERB_BINDINGS = [
@@ -16,13 +21,10 @@ BACKFILL_VERB_BINDINGS = [
 ]
 
 
-class BackfillVerbs:
-    """Mixin for a SluiceScreen: subclasses say which backfill (and its status and counts) is selected."""
+class BackfillVerbs(SluiceScreen):
+    """A screen that shows backfills: subclasses say which backfill (and its run counts) is selected."""
 
-    app: Any
-    engine: Any
-
-    def target_backfill(self) -> tuple[Any, dict[str, int]] | None:
+    def target_backfill(self) -> tuple[Backfill, dict[str, int]] | None:
         raise NotImplementedError
 
     def action_pause_backfill(self) -> None:
@@ -30,13 +32,13 @@ class BackfillVerbs:
         if target is None:
             return
         backfill, counts = target
-        if backfill.status == "paused":
-            self.app.do_action(lambda: self._do(self.engine.resume_backfill(backfill.id),
-                                                 f"backfill {backfill.id} resumed"))
+        if backfill.status == "paused":  # vocab: backfill states
+            self.sluice.do_action(lambda: self._do(self.engine.resume_backfill(backfill.id),
+                                                    f"backfill {backfill.id} resumed"))
             return
-        self.app.confirm(
-            f"Pause backfill {backfill.id} ({backfill.job})?\n\nIts {counts.get('queued', 0)} queued runs stay "
-            f"queued and none starts until resumed; {counts.get('running', 0)} running runs finish.",
+        self.sluice.confirm(
+            f"Pause backfill {backfill.id} ({backfill.job})?\n\nIts {counts.get(RunStatus.QUEUED, 0)} queued runs "
+            f"stay queued and none starts until resumed; {counts.get(RunStatus.RUNNING, 0)} running runs finish.",
             lambda: self._do(self.engine.pause_backfill(backfill.id), f"backfill {backfill.id} paused"), "Pause")
 
     def action_cancel_backfill(self) -> None:
@@ -44,10 +46,10 @@ class BackfillVerbs:
         if target is None:
             return
         backfill, counts = target
-        waiting = counts.get("queued", 0) + counts.get("retry_wait", 0)
-        self.app.confirm(
+        waiting = count_of(counts, WAITING)
+        self.sluice.confirm(
             f"Cancel backfill {backfill.id} ({backfill.job})?\n\n{waiting} queued runs are cancelled; "
-            f"{counts.get('running', 0)} running runs are left to finish. This cannot be resumed.",
+            f"{counts.get(RunStatus.RUNNING, 0)} running runs are left to finish. This cannot be resumed.",
             lambda: self.engine.cancel_backfill(backfill.id, kill=False, reason="cancelled from the console"),
             "Cancel backfill")
 
@@ -56,11 +58,11 @@ class BackfillVerbs:
         if target is None:
             return
         backfill, counts = target
-        failed = counts.get("failed", 0) + counts.get("timed_out", 0) + counts.get("cancelled", 0)
+        failed = count_of(counts, TERMINAL - {RunStatus.SUCCEEDED})  # every ended, unsuccessful partition
         if not failed:
             self.app.notify(f"backfill {backfill.id} has no failed partitions")
             return
-        self.app.confirm(
+        self.sluice.confirm(
             f"Retry the {failed} failed or cancelled partitions of backfill {backfill.id}?\n\n"
             "Each is queued for a new attempt from its latest checkpoint, and the backfill becomes active.",
             lambda: self.engine.retry_failed_backfill(backfill.id), f"Retry {failed}")
@@ -78,14 +80,14 @@ class BackfillVerbs:
                 self.app.notify(f"{text!r}: max-parallel is a whole number of at least 1", severity="warning")
                 return
             value = int(text)
-            self.app.do_action(lambda: self._do(self.engine.set_backfill_max_parallel(backfill.id, value),
-                                                 f"backfill {backfill.id}: max-parallel {value}"))
+            self.sluice.do_action(lambda: self._do(self.engine.set_backfill_max_parallel(backfill.id, value),
+                                                    f"backfill {backfill.id}: max-parallel {value}"))
 
         current = backfill.max_parallel or "unlimited"
         self.app.push_screen(PromptScreen("max parallel", f"Max parallel runs for backfill {backfill.id} "
                                           f"(now {current})", str(backfill.max_parallel or "")), chosen)
 
     @staticmethod
-    async def _do(call: Any, message: str) -> str:
+    async def _do(call: Awaitable[None], message: str) -> str:
         await call
         return message

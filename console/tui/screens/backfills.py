@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
-from .. import backfill_api
-from ..format import short_time, status_style
+from scheduler.models import Backfill
+from scheduler.states import RunStatus
+
+from ..format import DEAD_LETTERS, backfill_progress, count_of, short_time, status_style
 from ..messages import BackfillsLoaded
 from ..shield import QUERY_ERRORS, shielded
 from ..widgets.banner import SchedulerBanner
@@ -19,12 +19,11 @@ from ..widgets.progress_line import bar_text
 from ..widgets.quiet import update_static
 from ..widgets.table_sync import sync_rows
 from .backfill_verbs import BACKFILL_VERB_BINDINGS, BackfillVerbs
-from .base import SluiceScreen
 
 COUNTED = 50
 
 
-class BackfillsScreen(BackfillVerbs, SluiceScreen):
+class BackfillsScreen(BackfillVerbs):
     """Every backfill, newest first."""
 
     VIEW_TITLE = "Backfills"
@@ -52,9 +51,6 @@ class BackfillsScreen(BackfillVerbs, SluiceScreen):
         self.query_one(DataTable).focus()
 
     def poll(self) -> None:
-        if not backfill_api.supported(self.engine):
-            update_static(self.query_one("#backfills-status", Static), backfill_api.MISSING)
-            return
         self._load()
 
     @work(exclusive=True, group="backfills")
@@ -68,7 +64,7 @@ class BackfillsScreen(BackfillVerbs, SluiceScreen):
         backfills = await self.engine.backfills()
         counts = {}
         for backfill in backfills[:COUNTED]:
-            counts[backfill.id] = await _counts(self.engine, backfill.id)
+            counts[backfill.id] = await self.engine.backfill_counts(backfill.id)
         return BackfillsLoaded(backfills, counts)
 
     def on_backfills_loaded(self, message: BackfillsLoaded) -> None:
@@ -76,22 +72,22 @@ class BackfillsScreen(BackfillVerbs, SluiceScreen):
         rows = {}
         for backfill in message.backfills:
             counts = message.counts.get(backfill.id, {})
-            fraction, _ = backfill_api.progress(counts, backfill.planned)
+            fraction, _ = backfill_progress(counts, backfill.planned)
             span = backfill.range_from or ""
             if backfill.range_to and backfill.range_to != backfill.range_from:
                 span += f"…{backfill.range_to}"
             rows[str(backfill.id)] = (
                 str(backfill.id), backfill.job, _status(backfill.status), bar_text(fraction, 18),
-                f"{counts.get('succeeded', 0)}/{backfill.planned}", str(counts.get("running", 0)),
-                str(counts.get("failed", 0) + counts.get("timed_out", 0)), str(backfill.max_parallel or "-"), span,
+                f"{counts.get(RunStatus.SUCCEEDED, 0)}/{backfill.planned}", str(counts.get(RunStatus.RUNNING, 0)),
+                str(count_of(counts, DEAD_LETTERS)), str(backfill.max_parallel or "-"), span,
                 backfill.created_by, short_time(backfill.created_at))
         sync_rows(self.query_one(DataTable), rows)
-        active = sum(1 for backfill in message.backfills if backfill.status == "active")
+        active = sum(1 for backfill in message.backfills if backfill.status == "active")  # vocab: backfill states
         text = f"{len(message.backfills)} backfills, {active} active" if message.backfills else \
             "No backfills yet: press n to plan one."
         update_static(self.query_one("#backfills-status", Static), text)
 
-    def target_backfill(self) -> tuple[Any, dict[str, int]] | None:
+    def target_backfill(self) -> tuple[Backfill, dict[str, int]] | None:
         table = self.query_one(DataTable)
         if not table.row_count:
             self.notify("no backfill selected", severity="warning")
@@ -103,25 +99,13 @@ class BackfillsScreen(BackfillVerbs, SluiceScreen):
         return backfill, self.loaded.counts.get(backfill.id, {})
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        from .backfill_detail import BackfillDetailScreen
-
-        self.app.push_screen(BackfillDetailScreen(int(event.row_key.value or 0)))
+        self.sluice.open_backfill(int(event.row_key.value or 0))
 
     def action_new_backfill(self) -> None:
-        if not backfill_api.supported(self.engine):
-            self.notify(backfill_api.MISSING, severity="warning")
-            return
-        from .backfill_launch import BackfillLaunchScreen
-
-        self.app.push_screen(BackfillLaunchScreen())
-
-
-async def _counts(engine: Any, backfill_id: int) -> dict[str, int]:
-    if hasattr(engine, "backfill_counts"):
-        return await engine.backfill_counts(backfill_id)
-    return (await engine.backfill_detail(backfill_id)).counts
+        self.sluice.open_backfill_launch()
 
 
 def _status(status: str) -> Text:
+    # vocab: backfill states are not yet defined once in scheduler/.
     style = {"active": "cyan", "paused": "yellow", "cancelled": "bright_black", "done": "green"}.get(status, "")
     return Text(status, style=style or status_style(status))

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
 
 from ..actions import MUTATIONS
-
-if TYPE_CHECKING:
-    from ..app import SluiceApp
+from ..ports import AppPort, EnginePort, app_port
 
 
 class SluiceScreen(Screen[None]):
@@ -28,11 +24,11 @@ class SluiceScreen(Screen[None]):
     _poll_timer: Timer | None = None
 
     @property
-    def sluice(self) -> SluiceApp:
-        return self.app  # type: ignore[return-value]
+    def sluice(self) -> AppPort:
+        return app_port(self.app)
 
     @property
-    def engine(self) -> Any:
+    def engine(self) -> EnginePort:
         return self.sluice.engine
 
     def on_screen_resume(self) -> None:

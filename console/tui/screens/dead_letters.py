@@ -12,14 +12,13 @@ from textual.widgets import Static
 from scheduler.run_filter import RunFilter
 
 from ..actions import run_count
-from ..format import attempt_outcome
+from ..format import DEAD_LETTERS, attempt_outcome
 from ..messages import DeadLetterTail
 from ..shield import QUERY_ERRORS, shielded
 from ..views import describe_filter, parse_run_filter
 from ..widgets.quiet import update_static
 from .runs import RunsScreen
 
-DEAD = ("failed", "timed_out")
 TAIL_LINES = 4
 RETRY_ALL_CAP = 10_000
 
@@ -36,7 +35,7 @@ class DeadLettersScreen(RunsScreen):
     """
 
     def __init__(self) -> None:
-        super().__init__(RunFilter(statuses=DEAD))
+        super().__init__(RunFilter(statuses=DEAD_LETTERS))
 
     def below_table(self) -> ComposeResult:
         yield Static("", id="dead-tail")
@@ -50,7 +49,7 @@ class DeadLettersScreen(RunsScreen):
         except ValueError as exc:
             self.notify(str(exc), severity="warning")
             return
-        statuses = tuple(status for status in parsed.statuses if status in DEAD) or DEAD
+        statuses = tuple(status for status in parsed.statuses if status in DEAD_LETTERS) or DEAD_LETTERS
         run_filter = RunFilter(statuses=statuses, job=parsed.job, queue=parsed.queue, node=parsed.node,
                                backfill_id=parsed.backfill_id, text=parsed.text)
         if run_filter != self.table.run_filter:

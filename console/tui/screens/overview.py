@@ -10,7 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
-from ..format import STATUS_STYLES
+from scheduler.engine import NodeView
+from scheduler.states import RunStatus
+
+from ..format import DEAD_LETTERS, STATUS_STYLES, count_of
 from ..messages import OverviewLoaded
 from ..shield import QUERY_ERRORS, shielded
 from ..slis import BUCKETS, service_levels, sparkline
@@ -20,7 +23,8 @@ from ..widgets.table_sync import sync_rows
 from .base import SluiceScreen
 
 WINDOWS = [("1h", timedelta(hours=1)), ("24h", timedelta(hours=24)), ("7d", timedelta(days=7))]
-COUNT_ORDER = ("queued", "running", "retry_wait", "failed", "timed_out", "cancelled", "succeeded")
+COUNT_ORDER = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.RETRY_WAIT, RunStatus.FAILED, RunStatus.TIMED_OUT,
+               RunStatus.CANCELLED, RunStatus.SUCCEEDED)
 
 
 class OverviewScreen(SluiceScreen):
@@ -91,8 +95,8 @@ class OverviewScreen(SluiceScreen):
         update_static(self.query_one("#counts", Static), counts)
         sync_rows(self.query_one("#queues", DataTable), {
             queue.name: (queue.name, Text("paused", style="bold yellow") if queue.paused else "active",
-                         str(queue.counts.get("queued", 0)), str(queue.counts.get("running", 0)),
-                         str(queue.counts.get("failed", 0) + queue.counts.get("timed_out", 0)),
+                         str(queue.counts.get(RunStatus.QUEUED, 0)), str(queue.counts.get(RunStatus.RUNNING, 0)),
+                         str(count_of(queue.counts, DEAD_LETTERS)),
                          sparkline(message.sparklines.get(queue.name, [0.0] * BUCKETS)))
             for queue in message.queues
         })
@@ -140,7 +144,7 @@ class OverviewScreen(SluiceScreen):
             self.notify("select a node first (tab to the nodes table)", severity="warning")
             return
         node = next(node for node in self.loaded.nodes if node.config.name == name)
-        if node.status in ("drained", "quarantined"):  # undrain also lifts a quarantine
+        if node.status in ("drained", "quarantined"):  # undrain also lifts a quarantine; vocab: node states
             self.sluice.do_action(lambda: self._set_drained(name, False))
             return
         self.sluice.confirm(f"Drain node {name}?\n\nNo new run starts on it; its {node.slots_used} running "
@@ -158,12 +162,13 @@ class OverviewScreen(SluiceScreen):
 
 
 def _node_style(status: str) -> str:
+    # vocab: node states (NodeView.status) are not yet defined once in scheduler/.
     return {"up": "green", "down": "bold red", "refused": "bold red", "drained": "yellow",
             "quarantined": "bold magenta"}.get(status, "dim")
 
 
-def _node_note(node: object) -> str:
-    state = getattr(node, "state", None)
+def _node_note(node: NodeView) -> str:
+    state = node.state
     if state is None:
         return "not seen by the scheduler yet"
     if state.drained:

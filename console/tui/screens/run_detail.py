@@ -12,8 +12,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
 
 from scheduler.errors import NotFound
-from scheduler.models import Attempt
-from scheduler.states import ATTEMPT_ENDED
+from scheduler.models import Attempt, Event
+from scheduler.states import ATTEMPT_ENDED, AttemptStatus
 
 from ..format import attempt_outcome, clock_time, progress_fraction
 from ..messages import RunDetailLoaded
@@ -23,16 +23,16 @@ from ..widgets.log_view import LogView
 from ..widgets.progress_line import ProgressLine
 from ..widgets.quiet import update_static
 from ..widgets.table_sync import sync_rows
-from .base import SluiceScreen
 from .run_detail_parts import attempt_row, checkpoints_text, definition_text, summary_text
 from .run_verbs import RUN_VERB_BINDINGS, RunVerbs
 
 STDERR_LINES = 5
 ENDED_ATTEMPT = ATTEMPT_ENDED  # one vocabulary: a preempted attempt's log shows its end too
-NOT_FAILED = ("succeeded", "starting", "running")
+#: Attempts with no stderr tail worth showing: the successful one and those still under way.
+NOT_FAILED = frozenset(AttemptStatus) - ATTEMPT_ENDED | {AttemptStatus.SUCCEEDED}
 
 
-class RunDetailScreen(RunVerbs, SluiceScreen):
+class RunDetailScreen(RunVerbs):
     """One run: what it is, why it waits or ended, its log as it arrives, its history."""
 
     VIEW_TITLE = "Run detail"
@@ -186,7 +186,7 @@ class RunDetailScreen(RunVerbs, SluiceScreen):
             self.tail_attempt = number
             self._load()
 
-    def _fill_events(self, events: list) -> None:
+    def _fill_events(self, events: list[Event]) -> None:
         seen = (len(events), events[-1].id if events else 0)
         if seen == self._events_seen:
             return

@@ -8,6 +8,7 @@ from datetime import datetime
 from rich.text import Text
 
 from scheduler.models import Attempt, Checkpoint, Run
+from scheduler.states import RunStatus
 
 from ..format import attempt_outcome, clock_time, duration_text, elapsed, short_time, status_style
 
@@ -40,14 +41,14 @@ def summary_text(run: Run, attempt: Attempt | None, reason: str | None, now: dat
 
 def why_line(run: Run, attempt: Attempt | None, reason: str | None) -> Text:
     if reason:
-        return Text(reason if run.status == "running" else f"waiting: {reason}", style="yellow")
-    if run.status == "running" and run.cancel_requested:
+        return Text(reason if run.status == RunStatus.RUNNING else f"waiting: {reason}", style="yellow")
+    if run.status == RunStatus.RUNNING and run.cancel_requested:
         return Text(f"kill requested by {run.cancel_requested.get('by', '?')}", style="magenta")
-    if run.status == "succeeded":
-        return Text("succeeded", style="green")
-    if attempt is not None and run.status != "queued":
+    if run.status == RunStatus.SUCCEEDED:
+        return Text(RunStatus.SUCCEEDED.value, style="green")
+    if attempt is not None and run.status != RunStatus.QUEUED:
         return Text(attempt_outcome(attempt), style=status_style(attempt.status))
-    if run.status == "cancelled":
+    if run.status == RunStatus.CANCELLED:
         return Text("cancelled before it started", style="dim")
     return Text("")
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.binding import Binding
 
 from ..actions import id_list, run_count
+from .base import SluiceScreen
 from .prompt import PromptScreen
 
 RUN_VERB_BINDINGS = [
@@ -24,11 +23,8 @@ def _what(run_ids: list[int]) -> str:
     return f"{run_count(len(run_ids))} (ids {id_list(run_ids)})"
 
 
-class RunVerbs:
-    """Mixin for a SluiceScreen: subclasses say which runs the verbs apply to."""
-
-    app: Any
-    engine: Any
+class RunVerbs(SluiceScreen):
+    """A screen that shows runs: subclasses say which runs the verbs apply to."""
 
     def target_ids(self) -> list[int]:
         raise NotImplementedError
@@ -46,9 +42,9 @@ class RunVerbs:
             return
         retry = lambda: self.engine.retry(run_ids)  # noqa: E731
         if len(run_ids) == 1:
-            self.app.do_action(retry)
+            self.sluice.do_action(retry)
             return
-        self.app.confirm(
+        self.sluice.confirm(
             f"Retry {_what(run_ids)} from their latest checkpoints?\n\n"
             "Each ended run is queued for a new attempt; runs that have not ended are left alone.",
             retry, "Retry")
@@ -57,7 +53,7 @@ class RunVerbs:
         run_ids = self._targets()
         if run_ids is None:
             return
-        self.app.confirm(
+        self.sluice.confirm(
             f"Retry {_what(run_ids)} from scratch?\n\n"
             "Each ended run is queued for a new attempt that ignores its checkpoints and starts over; "
             "runs that have not ended are left alone.",
@@ -67,7 +63,7 @@ class RunVerbs:
         run_ids = self._targets()
         if run_ids is None:
             return
-        self.app.confirm(
+        self.sluice.confirm(
             f"Cancel {_what(run_ids)}?\n\n"
             "Queued and backing-off runs are cancelled and will not start; running ones are left to finish "
             "(use k to kill them).",
@@ -77,7 +73,7 @@ class RunVerbs:
         run_ids = self._targets()
         if run_ids is None:
             return
-        self.app.confirm(
+        self.sluice.confirm(
             f"Kill {_what(run_ids)}?\n\n"
             "Running ones get SIGTERM, then SIGKILL after the job's grace period; queued ones are cancelled.",
             lambda: self.engine.cancel(run_ids, reason="killed from the console", kill=True), "Kill")
@@ -101,6 +97,6 @@ class RunVerbs:
                 await self.engine.set_priority(run_id, priority)
                 return f"run {run_id}: priority {priority}"
 
-            self.app.do_action(change)
+            self.sluice.do_action(change)
 
         self.app.push_screen(PromptScreen("priority", f"New priority for run {run_id} (higher runs first)"), chosen)

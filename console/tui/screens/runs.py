@@ -16,13 +16,12 @@ from ..widgets.banner import SchedulerBanner
 from ..widgets.quiet import update_static
 from ..widgets.runs_header import RunsHeader
 from ..widgets.runs_table import COUNT_CAP, RunsTable
-from .base import SluiceScreen
 from .run_verbs import RUN_VERB_BINDINGS, RunVerbs
 
 TAG_ALL_CAP = 10_000
 
 
-class RunsScreen(RunVerbs, SluiceScreen):
+class RunsScreen(RunVerbs):
     """The runs table with its filter line and status line."""
 
     VIEW_TITLE = "Runs"
@@ -151,9 +150,7 @@ class RunsScreen(RunVerbs, SluiceScreen):
             self._open(self.table.cursor_id, "log")
 
     def _open(self, run_id: int, tab: str) -> None:
-        from .run_detail import RunDetailScreen
-
-        self.app.push_screen(RunDetailScreen(run_id, tab=tab))
+        self.sluice.open_run(run_id, tab)
 
     def action_order(self) -> None:
         self.table.toggle_order()

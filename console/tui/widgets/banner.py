@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from ..ports import app_port
+
 NO_SCHEDULER = "No scheduler running: queued runs will not start. Press S to start one."
 NO_SCHEDULER_READONLY = "No scheduler running: queued runs will not start. Start one: sluice scheduler"
 
@@ -20,7 +22,7 @@ class SchedulerBanner(Static):
         super().__init__(NO_SCHEDULER, markup=False)
 
     def on_mount(self) -> None:
-        if getattr(self.app, "readonly", False):
+        if app_port(self.app).readonly:
             self.update(NO_SCHEDULER_READONLY)
         self.watch(self.app, "scheduler_up", self._show, init=True)
 

@@ -7,7 +7,6 @@ Reads run in thread workers and arrive as one LogChunk message per batch, never 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, cast
 
 from rich.style import Style
 from rich.text import Text
@@ -20,10 +19,8 @@ from textual.strip import Strip
 
 from ..format import size_text
 from ..messages import LogChunk
+from ..ports import EnginePort, app_port
 from .log_lines import find_matches, split_lines, wrap_rows
-
-if TYPE_CHECKING:
-    from ..app import SluiceApp
 
 WHOLE_LIMIT = 2 << 20
 TAIL_LINES = 5000
@@ -75,6 +72,10 @@ class LogView(ScrollView, can_focus=True):
         self.search = ""
         self.matches: list[int] = []
         self._rows: list[tuple[int, int]] = []
+        #: The line the last search jump landed on, and the set of matching lines for the matches drawn.
+        self._match_line: int | None = None
+        self._match_cache: set[int] = set()
+        self._match_cache_key: tuple[int, int] | None = None
         self._generation = 0
         self._reading = False
         self._width = 0
@@ -101,9 +102,13 @@ class LogView(ScrollView, can_focus=True):
 
     # --- reading ------------------------------------------------------------------------------------------
 
+    @property
+    def engine(self) -> EnginePort:
+        return app_port(self.app).engine
+
     @work(thread=True, exclusive=True, group="log-read")
     def _read_tail(self, generation: int) -> None:
-        engine = cast("SluiceApp", self.app).engine
+        engine = self.engine
         size = engine.log_size(self.run_id, self.attempt, self.stream)
         if size <= WHOLE_LIMIT:
             data, start = engine.read_log(self.run_id, self.attempt, self.stream, 0, size), 0
@@ -115,7 +120,7 @@ class LogView(ScrollView, can_focus=True):
 
     @work(thread=True, exclusive=True, group="log-read")
     def _read_head(self, generation: int) -> None:
-        engine = cast("SluiceApp", self.app).engine
+        engine = self.engine
         size = engine.log_size(self.run_id, self.attempt, self.stream)
         data = engine.read_log(self.run_id, self.attempt, self.stream, 0, HEAD_BYTES)
         lines, pending = split_lines(b"", data, self.ended and len(data) >= size)
@@ -123,7 +128,7 @@ class LogView(ScrollView, can_focus=True):
 
     @work(thread=True, exclusive=True, group="log-read")
     def _read_more(self, generation: int, offset: int, pending: bytes, final: bool) -> None:
-        engine = cast("SluiceApp", self.app).engine
+        engine = self.engine
         size = engine.log_size(self.run_id, self.attempt, self.stream)
         data = engine.read_log(self.run_id, self.attempt, self.stream, offset, min(CHUNK, max(0, size - offset)))
         lines, rest = split_lines(pending, data, final and offset + len(data) >= size)
@@ -300,7 +305,7 @@ class LogView(ScrollView, can_focus=True):
         self.post_message(self.StatusChanged())
 
     def _current_line(self) -> int:
-        matched = getattr(self, "_match_line", None)
+        matched = self._match_line
         if matched is not None and self.scroll_y <= self._row_of_line(matched) < self.scroll_y + self.size.height:
             return matched
         row = int(self.scroll_y)
@@ -352,7 +357,7 @@ class LogView(ScrollView, can_focus=True):
         return text
 
     def _match_set(self) -> set[int]:
-        if getattr(self, "_match_cache_key", None) != (id(self.matches), len(self.matches)):
+        if self._match_cache_key != (id(self.matches), len(self.matches)):
             self._match_cache = set(self.matches)
             self._match_cache_key = (id(self.matches), len(self.matches))
         return self._match_cache

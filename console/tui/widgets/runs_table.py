@@ -5,8 +5,6 @@ MAX_WINDOW rows; moving past either end fetches the next page and drops rows fro
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 from rich.segment import Segment
 from rich.style import Style
 from textual import events, work
@@ -17,16 +15,15 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from scheduler.models import Run
+from scheduler.models import Attempt, Run
 from scheduler.run_filter import RunFilter
+from scheduler.states import ACTIVE, RunStatus
 
-from ..format import run_why
+from ..format import WAITING, run_why
 from ..messages import RunsWindowLoaded
+from ..ports import app_port
 from ..shield import QUERY_ERRORS, shielded
 from .run_columns import row_text
-
-if TYPE_CHECKING:
-    from ..app import SluiceApp
 
 PAGE = 200
 MAX_WINDOW = 600
@@ -70,7 +67,7 @@ class RunsTable(ScrollView, can_focus=True):
         self.run_filter = run_filter or RunFilter()
         self.window: list[Run] = []
         self.reasons: dict[int, str] = {}
-        self.attempts: dict[int, object] = {}
+        self.attempts: dict[int, Attempt] = {}
         self.tagged: set[int] = set()
         self.total = 0
         self.at_top = True
@@ -127,7 +124,7 @@ class RunsTable(ScrollView, can_focus=True):
     async def _fetch_window(self, anchor: str, generation: int, run_filter: RunFilter, window: list[Run],
                             at_top: bool) -> RunsWindowLoaded:
         """One keyset page (or the current window again), with wait reasons and last attempts."""
-        engine = cast("SluiceApp", self.app).engine
+        engine = app_port(self.app).engine
         newest_first = self.order == "newest"
         if anchor == "refresh" and window and not at_top:
             limit = len(window)
@@ -146,9 +143,9 @@ class RunsTable(ScrollView, can_focus=True):
         if not newest_first:
             runs.reverse()
         # Running runs too: one whose node does not answer says since when and when it is given up.
-        waiting = [run for run in runs if run.status in ("queued", "retry_wait", "running")]
+        waiting = [run for run in runs if run.status in WAITING or run.status in ACTIVE]
         reasons = await engine.wait_reasons(waiting) if waiting else {}
-        ended = [run.id for run in runs if run.status != "queued"]
+        ended = [run.id for run in runs if run.status != RunStatus.QUEUED]
         attempts = await engine.last_attempts(ended) if ended else {}
         total = await engine.count_runs(run_filter, cap=COUNT_CAP)
         return RunsWindowLoaded(generation, runs, reasons, attempts, total, exhausted=len(runs) < limit,
@@ -322,7 +319,7 @@ class RunsTable(ScrollView, can_focus=True):
                 return Strip([Segment("  no runs match".ljust(width), Style(dim=True))])
             return Strip.blank(width)
         run = self.window[index]
-        why = run_why(run, self.reasons, self.attempts)  # type: ignore[arg-type]
+        why = run_why(run, self.reasons, self.attempts)
         text = row_text(run, why, width, run.id in self.tagged)
         if run.id == self.cursor_id and self.has_focus:
             text.stylize(CURSOR_STYLE)
