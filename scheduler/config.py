@@ -22,7 +22,7 @@ from pydantic import (
 
 from . import shellwords
 from .durations import UNIT_FORMS, parse_duration
-from .errors import ConfigError
+from .errors import ConfigError, UsageError
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 PARAM_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
@@ -249,7 +249,6 @@ class JobDefinition(Frozen):
         if schedule is None:
             return None
         from .cron import validate_cron
-        from .errors import UsageError
 
         try:
             validate_cron(schedule)
@@ -260,12 +259,12 @@ class JobDefinition(Frozen):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, name: str) -> str:
-        from zoneinfo import ZoneInfo
+        from .cron import validate_timezone
 
         try:
-            ZoneInfo(name)
-        except Exception:
-            raise ValueError(f"{name!r} is not a known time zone (e.g. \"UTC\", \"Europe/Paris\")") from None
+            validate_timezone(name)
+        except UsageError as exc:
+            raise ValueError(str(exc)) from None
         return name
 
     @model_validator(mode="after")

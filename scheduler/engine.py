@@ -8,10 +8,11 @@ import os
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from . import backfills as bf
+from .clock import Clock, utcnow  # also imported from here by older callers (tests, console)
 from .config import NAME_PATTERN, JobDefinition, NodeConfig, load_jobs, load_nodes, load_queues
 from .context import fill_upstream_blocks, load_context, store_health
 from .errors import NotFound, UsageError
@@ -28,12 +29,6 @@ from .store import queries as q
 from .store.readonly import open_readonly
 
 T = TypeVar("T")
-
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def os_user() -> str:

@@ -6,9 +6,9 @@ import asyncio
 import logging
 from datetime import datetime
 
+from .clock import Clock
 from .config import JobDefinition, load_jobs
-from .cron import due_ticks
-from .engine import Clock
+from .cron import due_ticks, validate_timezone
 from .errors import SluiceError
 from .home import Home
 from .jobspec import partition_of, resolve_params
@@ -71,7 +71,7 @@ class TriggerPass:
                 return False
             new_runs = []
             for tick in ticks:
-                partition = key_for_time(job.partition.kind, tick.astimezone(_zone(job.timezone))) \
+                partition = key_for_time(job.partition.kind, tick.astimezone(validate_timezone(job.timezone))) \
                     if job.partition and job.partition.kind != "list" else None
                 params = resolve_params(job, {}, partition)
                 new_runs.append(q.NewRun(job=job.name, queue=job.queue, priority=job.priority, params=params,
@@ -97,9 +97,3 @@ class TriggerPass:
                                              f"{n} {status}" for status, n in sorted(counts.items())))
                     finished = True
         return finished
-
-
-def _zone(name: str):  # type: ignore[no-untyped-def]
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(name)

@@ -20,8 +20,8 @@ from typing import Any
 
 import aiosqlite
 
+from ..clock import Clock, utcnow
 from ..config import NodeConfig
-from ..engine import Clock, utcnow
 from ..errors import StoreBusy
 from ..executor import Executor, LaunchRequest
 from ..failpoints import crash_point
