@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from .executor import ProbeReport
 from .models import Attempt, Run, to_iso
-from .states import AttemptStatus, EndReason, RunStatus
+from .states import WAITING, AttemptStatus, EndReason, KillReason, RunStatus
 
 #: Launch failures are the infrastructure's fault: retry soon, without using up an attempt...
 LAUNCH_RETRY_DELAY = 5.0
@@ -42,11 +42,11 @@ def classify_exit(attempt: Attempt, report: ProbeReport, checkpoint_exit_code: i
                           "the exit code file on the worker is unreadable (did the worker crash while writing it?)")
     if code == 0:
         return AttemptEnd(AttemptStatus.SUCCEEDED, EndReason.EXIT, 0)
-    if attempt.kill_reason == "timeout":
+    if attempt.kill_reason == KillReason.TIMEOUT:
         return AttemptEnd(AttemptStatus.TIMED_OUT, EndReason.TIMEOUT, code)
-    if attempt.kill_reason in ("cancelled", "fenced"):
+    if attempt.kill_reason in (KillReason.CANCELLED, KillReason.FENCED):
         return AttemptEnd(AttemptStatus.CANCELLED, EndReason.CANCELLED, code)
-    if attempt.kill_reason == "drained":
+    if attempt.kill_reason == KillReason.DRAINED:
         return AttemptEnd(AttemptStatus.PREEMPTED, EndReason.PREEMPTED, code, "its node was drained")
     if code == checkpoint_exit_code and checkpointed:
         return AttemptEnd(AttemptStatus.YIELDED, EndReason.CHECKPOINT_YIELD, code)
@@ -79,7 +79,7 @@ def decide(run: Run, end: AttemptEnd, now: datetime, rng: random.Random, strikes
     ending (launch failed, node lost) in a row, this one included. A run of a cancelled backfill gets no
     other attempt: it ends as its attempt did (failed, timed out), or cancelled when the job itself did not fail."""
     decision = _decide(run, end, now, rng, strikes)
-    if not backfill_cancelled or decision.target not in (RunStatus.QUEUED, RunStatus.RETRY_WAIT):
+    if not backfill_cancelled or decision.target not in WAITING:
         return decision
     why = f"backfill {run.backfill_id} was cancelled, so it is not dispatched again"
     if end.reason in (EndReason.EXIT, EndReason.TIMEOUT):

@@ -16,6 +16,7 @@ from ..executor import (
     ProbeRequest,
     TargetUnavailable,
 )
+from ..states import NodeState
 from .transport import ExecResult, NodeLink, TransportSettings
 
 
@@ -111,7 +112,7 @@ class SshExecutor:
 
     def health(self, target: str) -> tuple[str, str | None]:
         link = self.links.get(target)
-        return (link.state, link.last_error) if link else ("unknown", "not in nodes.toml")
+        return (link.state, link.last_error) if link else (NodeState.UNKNOWN, "not in nodes.toml")
 
     def accepted_host_keys(self, target: str) -> list[AcceptedHostKey]:
         link = self.links.get(target)
