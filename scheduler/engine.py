@@ -380,14 +380,13 @@ class Engine:
         return bf.BackfillDetail(backfill, counts, runs, reasons)
 
     async def _backfill_action(self, backfill_id: int, kind: EventKind, detail: str, reason: str | None = None,
-                               **fields: Any) -> Backfill:
+                               status: BackfillStatus | None = None, **fields: Any) -> Backfill:
         async with self.db.write() as conn:
             backfill = await bf.require(conn, backfill_id)
             if backfill.status in BACKFILL_ENDED:
                 raise UsageError(f"backfill {backfill_id} is {backfill.status}; it can no longer be changed")
             now = self.now()
-            if fields:
-                await q.update_backfill(conn, backfill_id, now, **fields)
+            await _set_backfill(conn, backfill, status, now, **fields)
             await q.insert_event(conn, now, kind, actor=self.actor, detail=because(f"backfill {backfill_id}: {detail}",
                                                                                reason), reason=reason)
             return backfill
@@ -414,7 +413,7 @@ class Engine:
             if backfill.status in BACKFILL_ENDED:
                 raise UsageError(f"backfill {backfill_id} is {backfill.status}; it can no longer be changed")
             now = self.now()
-            await q.update_backfill(conn, backfill_id, now, status=BackfillStatus.CANCELLED)
+            await q.transition_backfill(conn, backfill_id, BackfillStatus.CANCELLED, now)
             await q.insert_event(conn, now, EventKind.BACKFILL_CANCELLED, actor=self.actor, reason=reason,
                                  detail=f"backfill {backfill_id}: " + ("kill running; " if kill else "")
                                  + (reason or "no reason given"))
@@ -427,11 +426,11 @@ class Engine:
     async def retry_failed_backfill(self, backfill_id: int, reason: str | None = None) -> list[ActionResult]:
         """Queue every ended, unsuccessful partition again and reactivate the backfill: one transaction."""
         async with self.db.write() as conn:
-            await bf.require(conn, backfill_id)
+            backfill = await bf.require(conn, backfill_id)
             runs = await q.backfill_runs(conn, backfill_id)
             failed = [run.id for run in runs if run.status in UNSUCCESSFUL]
             now = self.now()
-            await q.update_backfill(conn, backfill_id, now, status=BackfillStatus.ACTIVE)
+            await _set_backfill(conn, backfill, BackfillStatus.ACTIVE, now)
             await q.insert_event(conn, now, EventKind.BACKFILL_RETRY_FAILED, actor=self.actor, reason=reason,
                                  detail=because(f"backfill {backfill_id}: {len(failed)} runs retried", reason))
             return [await retry_one(conn, run_id, now, self.actor, False, reason) for run_id in failed]
@@ -464,3 +463,12 @@ class Engine:
         return False
 
 
+
+
+async def _set_backfill(conn: Any, backfill: Backfill, status: BackfillStatus | None, now: str, **fields: Any) -> None:
+    """An operator's change of a backfill: a guarded transition when its status changes, else only its fields
+    (resuming an active backfill releases its canary; pausing a paused one changes nothing but the time)."""
+    if status is not None and status != backfill.status:
+        await q.transition_backfill(conn, backfill.id, status, now, **fields)
+    else:
+        await q.update_backfill(conn, backfill.id, now, **fields)

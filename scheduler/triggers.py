@@ -91,7 +91,7 @@ class TriggerPass:
                 counts = await q.backfill_status_counts(conn, backfill.id)
                 if counts and all(status in ENDED for status in counts):
                     at = to_iso(self.clock())
-                    await q.update_backfill(conn, backfill.id, at, status=BackfillStatus.DONE)
+                    await q.transition_backfill(conn, backfill.id, BackfillStatus.DONE, at)
                     await q.insert_event(conn, at, EventKind.BACKFILL_DONE, actor=ACTOR,
                                          detail=f"backfill {backfill.id}: " + ", ".join(
                                              f"{n} {status}" for status, n in sorted(counts.items())))

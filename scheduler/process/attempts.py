@@ -27,8 +27,8 @@ async def apply_launch(p: PassContext, item: LaunchDone) -> None:
         return
     if item.launched is not None:
         launched = item.launched
-        await q.update_attempt(p.conn, attempt.id, status=AttemptStatus.RUNNING.value, pid=launched.pid,
-                               pid_start=launched.pid_start)
+        await q.transition_attempt(p.conn, attempt.id, AttemptStatus.RUNNING, pid=launched.pid,
+                                   pid_start=launched.pid_start)
         memory.active[attempt.id] = replace(attempt, status=AttemptStatus.RUNNING.value, pid=launched.pid,
                                             pid_start=launched.pid_start)
         memory.maybe_sent.discard(attempt.id)
@@ -131,8 +131,8 @@ async def _strikes(p: PassContext, run_id: int, reason: EndReason) -> int:
 
 async def end_attempt(p: PassContext, attempt: Attempt, end: AttemptEnd, run: Run | None = None) -> None:
     """Close the attempt and move its run on, in the pass's transaction."""
-    await q.update_attempt(p.conn, attempt.id, status=end.status.value, reason=end.reason.value,
-                           exit_code=end.exit_code, error=end.error, ended_at=p.at)
+    await q.transition_attempt(p.conn, attempt.id, end.status, reason=end.reason, exit_code=end.exit_code,
+                               error=end.error, ended_at=p.at)
     memory = p.memory
     memory.active.pop(attempt.id, None)
     for held in (memory.hard_killed, memory.maybe_sent, memory.launching):

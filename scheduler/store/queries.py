@@ -6,7 +6,7 @@ so a scheduler pass commits all its transitions at once (group commit)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,26 +17,33 @@ from ..models import Attempt, Backfill, Checkpoint, Event, NodeRecord, Run
 from ..states import (
     ACTIVE,
     ATTEMPT_ACTIVE,
+    ATTEMPT_TRANSITIONS,
     BACKFILL_OPEN,
+    BACKFILL_TRANSITIONS,
     TRANSITIONS,
     AttemptStatus,
+    BackfillStatus,
     EndReason,
     EventKind,
     KillReason,
     NodeState,
     RunStatus,
+    Status,
+    sources_of,
 )
 
-# Columns a transition may set besides status; a fixed list, so names never come from input.
+# Columns an update may set besides status (which only a guarded transition sets); fixed lists, so names never
+# come from input.
 RUN_FIELDS = frozenset(
     {"attempt", "attempts_used", "node", "exit_code", "next_attempt_at", "checkpoint_floor", "cancel_requested",
      "started_at", "ended_at", "priority"}
 )
 ATTEMPT_FIELDS = frozenset(
-    {"status", "reason", "exit_code", "error", "pid", "pid_start", "ended_at", "stdout_offset", "stderr_offset",
+    {"reason", "exit_code", "error", "pid", "pid_start", "ended_at", "stdout_offset", "stderr_offset",
      "parsed_offset", "kill_signal_at", "kill_reason", "progress_done", "progress_total", "progress_message",
      "progress_at", "log_error", "log_stalled_at", "cleaned", "lost_after"}
 )
+BACKFILL_FIELDS = frozenset({"max_parallel", "canary_released"})
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,31 @@ class NewRun:
 def _marks(values: Collection[object]) -> str:
     """One bound-parameter mark per value, for `IN (...)`: values are bound, never formatted in."""
     return ",".join("?" * len(values))
+
+
+def _check_fields(fields: dict[str, Any], allowed: frozenset[str], what: str) -> None:
+    unknown = set(fields) - allowed
+    if unknown:
+        hint = f" (a status changes only through transition_{what})" if "status" in unknown else ""
+        raise ValueError(f"not {'an' if what[0] in 'aeiou' else 'a'} {what} field: {sorted(unknown)}{hint}")
+
+
+async def _guarded_update(conn: aiosqlite.Connection, table: str, what: str, row_id: int, target: Status,
+                          transitions: Mapping[tuple[Status, Status], str], fields: dict[str, Any]) -> None:
+    """UPDATE table SET status = target WHERE id = row_id AND status IN (the sources `transitions` allows), or
+    InvalidTransition naming why no row matched; `table` and the field names come from this module, never input."""
+    sources = sources_of(transitions, target)
+    assignments = "".join(f", {name} = ?" for name in fields)
+    cursor = await conn.execute(
+        f"UPDATE {table} SET status = ?{assignments} WHERE id = ? AND status IN ({_marks(sources)})",
+        (target, *fields.values(), row_id, *sources),
+    )
+    if cursor.rowcount == 1:
+        return
+    row = await _one(conn, f"SELECT status FROM {table} WHERE id = ?", (row_id,))
+    if row is None:
+        raise InvalidTransition(f"{what} {row_id} does not exist")
+    raise InvalidTransition(f"{what} {row_id} is {row[0]}; it cannot become {target}")
 
 
 async def _one(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -302,9 +334,7 @@ async def transition_run(
     expect: Iterable[RunStatus] | None = None, **fields: Any,
 ) -> RunStatus:
     """Guarded status change plus its event, in the caller's transaction. Returns the old status."""
-    unknown = set(fields) - RUN_FIELDS
-    if unknown:
-        raise ValueError(f"not a run field: {sorted(unknown)}")
+    _check_fields(fields, RUN_FIELDS, "run")
     row = await _one(conn, "SELECT status FROM runs WHERE id = ?", (run_id,))
     if row is None:
         raise InvalidTransition(f"run {run_id} does not exist")
@@ -325,9 +355,7 @@ async def transition_run(
 
 
 async def update_run_fields(conn: aiosqlite.Connection, run_id: int, at: str, **fields: Any) -> None:
-    unknown = set(fields) - RUN_FIELDS
-    if unknown:
-        raise ValueError(f"not a run field: {sorted(unknown)}")
+    _check_fields(fields, RUN_FIELDS, "run")
     assignments = ", ".join(f"{name} = ?" for name in fields)
     await conn.execute(f"UPDATE runs SET {assignments}, updated_at = ? WHERE id = ?", (*fields.values(), at, run_id))
 
@@ -524,10 +552,16 @@ async def insert_attempt(
     return cursor.lastrowid
 
 
+async def transition_attempt(conn: aiosqlite.Connection, attempt_id: int, target: AttemptStatus,
+                             **fields: Any) -> None:
+    """Guarded status change of an attempt (ATTEMPT_TRANSITIONS), with other fields, in the caller's transaction."""
+    _check_fields(fields, ATTEMPT_FIELDS, "attempt")
+    await _guarded_update(conn, "attempts", "attempt", attempt_id, target, ATTEMPT_TRANSITIONS, fields)
+
+
 async def update_attempt(conn: aiosqlite.Connection, attempt_id: int, **fields: Any) -> None:
-    unknown = set(fields) - ATTEMPT_FIELDS
-    if unknown:
-        raise ValueError(f"not an attempt field: {sorted(unknown)}")
+    """Fields other than the status (offsets, pid, kill, progress, cleanup...)."""
+    _check_fields(fields, ATTEMPT_FIELDS, "attempt")
     assignments = ", ".join(f"{name} = ?" for name in fields)
     await conn.execute(f"UPDATE attempts SET {assignments} WHERE id = ?", (*fields.values(), attempt_id))
 
@@ -660,13 +694,20 @@ async def active_backfills(conn: aiosqlite.Connection) -> list[Backfill]:
     return [Backfill.from_row(row) for row in rows]
 
 
+async def transition_backfill(conn: aiosqlite.Connection, backfill_id: int, target: BackfillStatus, at: str,
+                              **fields: Any) -> None:
+    """Guarded status change of a backfill (BACKFILL_TRANSITIONS), with other fields, in the caller's transaction."""
+    _check_fields(fields, BACKFILL_FIELDS, "backfill")
+    await _guarded_update(conn, "backfills", "backfill", backfill_id, target, BACKFILL_TRANSITIONS,
+                          {**fields, "updated_at": at})
+
+
 async def update_backfill(conn: aiosqlite.Connection, backfill_id: int, at: str, **fields: Any) -> None:
-    allowed = {"status", "max_parallel", "canary_released"}
-    if set(fields) - allowed:
-        raise ValueError(f"not a backfill field: {sorted(set(fields) - allowed)}")
-    assignments = ", ".join(f"{name} = ?" for name in fields)
+    """Fields other than the status (max-parallel, canary release); always marks the backfill updated."""
+    _check_fields(fields, BACKFILL_FIELDS, "backfill")
+    assignments = "".join(f"{name} = ?, " for name in fields)
     await conn.execute(
-        f"UPDATE backfills SET {assignments}, updated_at = ? WHERE id = ?", (*fields.values(), at, backfill_id)
+        f"UPDATE backfills SET {assignments}updated_at = ? WHERE id = ?", (*fields.values(), at, backfill_id)
     )
 
 
