@@ -43,8 +43,8 @@ async def load_context(conn: aiosqlite.Connection, nodes: Sequence[NodeConfig], 
 
 
 #: How a wait reason words the state of the upstream partition's newest run (None: there is none).
-_UPSTREAM_STATE: dict[str | None, str] = {None: "has no run yet", RunStatus.FAILED: "FAILED", RunStatus.CANCELLED: "was cancelled",
-                   RunStatus.TIMED_OUT: "TIMED OUT"}
+_UPSTREAM_STATE: dict[str | None, str] = {None: "has no run yet", RunStatus.FAILED: "FAILED",
+                                          RunStatus.CANCELLED: "was cancelled", RunStatus.TIMED_OUT: "TIMED OUT"}
 
 
 async def fill_upstream_blocks(conn: aiosqlite.Connection, context: DispatchContext, runs: Sequence[Run]) -> None:

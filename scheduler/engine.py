@@ -463,9 +463,8 @@ class Engine:
         return False
 
 
-
-
-async def _set_backfill(conn: Any, backfill: Backfill, status: BackfillStatus | None, now: str, **fields: Any) -> None:
+async def _set_backfill(conn: Any, backfill: Backfill, status: BackfillStatus | None, now: str,
+                        **fields: Any) -> None:
     """An operator's change of a backfill: a guarded transition when its status changes, else only its fields
     (resuming an active backfill releases its canary; pausing a paused one changes nothing but the time)."""
     if status is not None and status != backfill.status:

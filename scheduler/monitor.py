@@ -145,7 +145,8 @@ async def record_output(conn: aiosqlite.Connection, outcome: ProbeOutcome, at: s
     fields.update(log_error=outcome.log_error, log_stalled_at=outcome.stalled_at)
     await _record_stall(conn, outcome, at)
     for stream, gap in outcome.gaps:
-        await q.insert_event(conn, at, EventKind.LOG_GAP, run_id=attempt.run_id, attempt=attempt.number, actor="scheduler",
+        await q.insert_event(conn, at, EventKind.LOG_GAP, run_id=attempt.run_id, attempt=attempt.number,
+                             actor="scheduler",
                              detail=f"{stream}: {gap.missing} bytes missing (bytes {gap.start} to {gap.end} of the "
                                     "bastion's log file were gone; filled in, capture goes on)")
     await q.update_attempt(conn, attempt.id, **fields)

@@ -150,7 +150,7 @@ async def end_attempt(p: PassContext, attempt: Attempt, end: AttemptEnd, run: Ru
     decision = decide(run, end, p.now, p.rng, strikes,
                       backfill is not None and backfill.status == BackfillStatus.CANCELLED)
     fields: dict[str, Any] = {"exit_code": end.exit_code, "next_attempt_at": decision.next_attempt_at,
-                                 "cancel_requested": None}
+                              "cancel_requested": None}
     if decision.consumes:
         fields["attempts_used"] = run.attempts_used + 1
     if decision.target in ENDED:

@@ -44,9 +44,9 @@ async def dispatch(db: Database, nodes: Sequence[NodeConfig], health: HealthChec
             except (SecretMissing, CommandSyntaxError) as exc:
                 # Never a start with an empty secret, and never a pass that fails on one run for good (a run
                 # stored by an older Sluice may hold a command this one refuses).
-                await q.transition_run(conn, run.id, RunStatus.FAILED, at, kind=EventKind.DISPATCH_REFUSED, actor=ACTOR,
-                                       detail=f"{exc}; not started (fix it, then `sluice retry {run.id}`)",
-                                       ended_at=at)
+                await q.transition_run(conn, run.id, RunStatus.FAILED, at, kind=EventKind.DISPATCH_REFUSED,
+                                       actor=ACTOR, ended_at=at,
+                                       detail=f"{exc}; not started (fix it, then `sluice retry {run.id}`)")
                 continue
             remote = attempt_dir(node.workdir, home_id, run.id, number)
             lease = lease_of(current.definition, node.lost_after, default_lease)

@@ -231,7 +231,8 @@ class Scheduler:
         log.error("scheduler pass failed (%s); its work is kept and retried", message, exc_info=exc)
         with contextlib.suppress(Exception):
             async with self._db().write() as conn:
-                await q.insert_event(conn, to_iso(self.clock()), EventKind.SCHEDULER_ERROR, actor=ACTOR, detail=message)
+                await q.insert_event(conn, to_iso(self.clock()), EventKind.SCHEDULER_ERROR, actor=ACTOR,
+                                     detail=message)
 
     async def _report_busy_over(self) -> None:
         assert self._busy_since is not None
@@ -410,7 +411,8 @@ class Scheduler:
             return False
         if any(view.signals and self.executor.health(name)[0] == NodeState.UP for name, view in self.nodes.items()):
             return False  # signals for a node that does not answer wait for it; that is no work for now
-        if any(self.executor.health(name)[0] == NodeState.UNKNOWN for name, view in self.nodes.items() if not view.retired):
+        if any(self.executor.health(name)[0] == NodeState.UNKNOWN
+               for name, view in self.nodes.items() if not view.retired):
             return False  # not checked yet: it may take work once it answers
         if any(self._unrecorded(name) for name in self.nodes):
             return False  # a connection ended after the pass read the node: the store must say so first

@@ -132,7 +132,8 @@ class NodeLink:
         finally:
             self._release(channelled)
         if result.exit_status is not None and channelled in self._connections:
-            self.state, self.last_error = NodeState.UP, None  # a command completed: whatever failed before, it answers
+            # A command completed: whatever failed before, it answers.
+            self.state, self.last_error = NodeState.UP, None
         if result.exit_status is None:
             # Neither an exit status nor a signal (that is -1): the link dropped under a command that may have
             # run. That is an unreachable node, never an exit code; its partial output is not trusted.
@@ -196,7 +197,8 @@ class NodeLink:
             self._fail(NodeState.DOWN, f"{self._where()}: cannot connect: {_describe(exc)}")
             raise TargetUnavailable(self.node.name, self._connect_error) from exc
         except ValueError as exc:  # asyncssh's KeyImportError and KeyEncryptionError: a key file it cannot use
-            self._fail(NodeState.REFUSED, f"{self._where()}: cannot use identity_file {self.node.identity_file}: {exc}")
+            self._fail(NodeState.REFUSED,
+                       f"{self._where()}: cannot use identity_file {self.node.identity_file}: {exc}")
             raise TargetUnavailable(self.node.name, self._connect_error, refused=True) from exc
 
     def _record_accepted(self, conn: asyncssh.SSHClientConnection, check: _HostKeyCheck,

@@ -303,7 +303,8 @@ async def insert_runs(conn: aiosqlite.Connection, new_runs: Sequence[NewRun], at
     assert len(ids) == len(new_runs)
     await conn.executemany(
         "INSERT INTO events (at, run_id, kind, new_status, actor, detail) VALUES (?, ?, ?, ?, ?, ?)",
-        [(at, run_id, EventKind.SUBMITTED, RunStatus.QUEUED, actor, _submit_detail(new)) for run_id, new in zip(ids, new_runs, strict=True)],
+        [(at, run_id, EventKind.SUBMITTED, RunStatus.QUEUED, actor, _submit_detail(new))
+         for run_id, new in zip(ids, new_runs, strict=True)],
     )
     return ids
 
