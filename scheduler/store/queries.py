@@ -280,7 +280,7 @@ async def find_run_by_key(conn: aiosqlite.Connection, key: str) -> int | None:
 
 
 async def insert_runs(conn: aiosqlite.Connection, new_runs: Sequence[NewRun], at: str, actor: str) -> list[int]:
-    """Insert queued runs and their 'submitted' events in one batch; returns ids in order."""
+    """Insert queued runs and their `submitted` events in one batch; returns ids in order."""
     snapshots: dict[int, str] = {}  # a backfill's runs share one definition: serialise it once
 
     def snapshot(definition: dict[str, Any]) -> str:
