@@ -15,6 +15,7 @@ case $command in
   demo) exec .venv/bin/sluice demo "$@" ;;
   test)
     .venv/bin/ruff check .
+    .venv/bin/mypy   # strict, config in pyproject.toml
     exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@" ;;
   bench) exec .venv/bin/python bench/run_all.py "$@" ;;
   *) echo "usage: ./dev.sh demo [--no-console] | test [pytest args] | bench" >&2; exit 2 ;;

@@ -13,7 +13,7 @@ from .errors import NotFound, UsageError
 from .jobspec import resolve_params
 from .models import Backfill, Run
 from .partitions import list_values, partition_range, validate_key
-from .states import RunStatus
+from .states import BackfillStatus, EventKind, RunStatus
 from .store import queries as q
 
 ORDERS = ("oldest-first", "newest-first")
@@ -116,7 +116,7 @@ async def create(conn: aiosqlite.Connection, job: JobDefinition, backfill_plan: 
     """The backfill and all its runs, in the caller's (single) transaction."""
     assert job.partition is not None
     backfill_id = await q.insert_backfill(conn, {
-        "job": job.name, "status": "active", "max_parallel": backfill_plan.max_parallel,
+        "job": job.name, "status": BackfillStatus.ACTIVE, "max_parallel": backfill_plan.max_parallel,
         "order_by": backfill_plan.order, "canary": backfill_plan.canary, "range_from": backfill_plan.range_from,
         "range_to": backfill_plan.range_to, "params": json.dumps(backfill_plan.params, sort_keys=True),
         "queue": backfill_plan.queue, "priority": backfill_plan.priority, "planned": len(backfill_plan.partitions),
@@ -132,7 +132,7 @@ async def create(conn: aiosqlite.Connection, job: JobDefinition, backfill_plan: 
     ]
     await q.ensure_queue(conn, backfill_plan.queue)
     run_ids = await q.insert_runs(conn, new_runs, at, actor)
-    await q.insert_event(conn, at, "backfill_created", actor=actor,
+    await q.insert_event(conn, at, EventKind.BACKFILL_CREATED, actor=actor,
                          detail=f"backfill {backfill_id}: {count} runs of {job.name}, "
                                 f"{len(backfill_plan.skipped)} partitions skipped")
     return backfill_id, run_ids

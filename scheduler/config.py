@@ -22,7 +22,7 @@ from pydantic import (
 
 from . import shellwords
 from .durations import UNIT_FORMS, parse_duration
-from .errors import ConfigError
+from .errors import ConfigError, UsageError
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 PARAM_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
@@ -249,7 +249,6 @@ class JobDefinition(Frozen):
         if schedule is None:
             return None
         from .cron import validate_cron
-        from .errors import UsageError
 
         try:
             validate_cron(schedule)
@@ -260,12 +259,12 @@ class JobDefinition(Frozen):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, name: str) -> str:
-        from zoneinfo import ZoneInfo
+        from .cron import validate_timezone
 
         try:
-            ZoneInfo(name)
-        except Exception:
-            raise ValueError(f"{name!r} is not a known time zone (e.g. \"UTC\", \"Europe/Paris\")") from None
+            validate_timezone(name)
+        except UsageError as exc:
+            raise ValueError(str(exc)) from None
         return name
 
     @model_validator(mode="after")
@@ -323,9 +322,9 @@ def _problem(item: Any) -> str:
     if kind == "missing":
         return "required field is missing"
     if kind == "string_pattern_mismatch":
-        message = _PATTERN_WORDS.get(item.get("ctx", {}).get("pattern"), item["msg"])
+        message = str(_PATTERN_WORDS.get(item.get("ctx", {}).get("pattern"), item["msg"]))
     else:
-        message = item["msg"].removeprefix("Value error, ")
+        message = str(item["msg"]).removeprefix("Value error, ")
     given = repr(item.get("input"))
     if kind.startswith(("int_", "bool_", "string_", "float_", "list_", "dict_", "literal_", "greater", "less")):
         message += f" (got {given if len(given) <= 40 else given[:37] + '...'})"

@@ -9,7 +9,7 @@ import aiosqlite
 from .config import NodeConfig
 from .gating import DispatchContext, NodeSlots
 from .models import Run
-from .states import RunStatus
+from .states import NodeState, RunStatus
 from .store import queries as q
 
 #: (node name) -> (usable, why not); the scheduler asks its live connections, the console asks the store.
@@ -43,8 +43,8 @@ async def load_context(conn: aiosqlite.Connection, nodes: Sequence[NodeConfig], 
 
 
 #: How a wait reason words the state of the upstream partition's newest run (None: there is none).
-_UPSTREAM_STATE = {None: "has no run yet", RunStatus.FAILED: "FAILED", RunStatus.CANCELLED: "was cancelled",
-                   RunStatus.TIMED_OUT: "TIMED OUT"}
+_UPSTREAM_STATE: dict[str | None, str] = {None: "has no run yet", RunStatus.FAILED: "FAILED",
+                                          RunStatus.CANCELLED: "was cancelled", RunStatus.TIMED_OUT: "TIMED OUT"}
 
 
 async def fill_upstream_blocks(conn: aiosqlite.Connection, context: DispatchContext, runs: Sequence[Run]) -> None:
@@ -62,8 +62,8 @@ async def fill_upstream_blocks(conn: aiosqlite.Connection, context: DispatchCont
 def store_health(states: dict[str, tuple[str, str | None]]) -> HealthCheck:
     """Health as the scheduler last recorded it in the store (for processes without live connections)."""
     def check(name: str) -> tuple[bool, str | None]:
-        state, error = states.get(name, ("unknown", None))
-        if state in ("up", "unknown"):
+        state, error = states.get(name, (NodeState.UNKNOWN, None))
+        if state in (NodeState.UP, NodeState.UNKNOWN):
             return True, None
         return False, f"{state}: {error}" if error else state
 

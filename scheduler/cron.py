@@ -159,7 +159,8 @@ def _latest_at_or_before(normal: str, zone: ZoneInfo, moment: datetime) -> datet
     it = croniter(normal, (moment + timedelta(minutes=1)).astimezone(zone))
     while True:
         try:
-            tick = it.get_prev(datetime).astimezone(UTC)
+            previous: datetime = it.get_prev(datetime)
+            tick = previous.astimezone(UTC)
         except CroniterBadDateError:
             return None
         if tick > moment or (skip_repeats and _repeated(tick, zone)):

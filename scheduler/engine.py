@@ -8,10 +8,11 @@ import os
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from . import backfills as bf
+from .clock import Clock, utcnow
 from .config import NAME_PATTERN, JobDefinition, NodeConfig, load_jobs, load_nodes, load_queues
 from .context import fill_upstream_blocks, load_context, store_health
 from .errors import NotFound, UsageError
@@ -19,23 +20,26 @@ from .home import Home
 from .jobspec import partition_of, resolve_params
 from .leases import lease_of, unreachable_reason
 from .logstore import LogStore
-from .models import Attempt, Backfill, Checkpoint, Event, NodeState, QueueState, Run, to_iso
+from .models import Attempt, Backfill, Checkpoint, Event, NodeRecord, QueueState, Run, to_iso
 from .process.settings import DEFAULT_LOST_AFTER
 from .run_actions import ActionResult as ActionResult
 from .run_actions import because, cancel_one, retry_one
 from .run_filter import RunFilter
-from .states import RunStatus
+from .states import (
+    BACKFILL_ENDED,
+    UNREACHABLE,
+    UNSUCCESSFUL,
+    WAITING,
+    BackfillStatus,
+    EventKind,
+    NodeState,
+    RunStatus,
+)
 from .store import Database, open_database
 from .store import queries as q
 from .store.readonly import open_readonly
 
 T = TypeVar("T")
-
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def os_user() -> str:
@@ -58,17 +62,17 @@ class RunDetail:
 @dataclass(frozen=True)
 class NodeView:
     config: NodeConfig
-    state: NodeState | None
+    state: NodeRecord | None
     slots_used: int
     running: list[int]
 
     @property
     def status(self) -> str:
         if self.state and self.state.drained:
-            return "drained"
+            return NodeState.DRAINED
         if self.state and self.state.quarantined_at:
-            return "quarantined"
-        return self.state.state if self.state else "unknown"
+            return NodeState.QUARANTINED
+        return self.state.state if self.state else NodeState.UNKNOWN
 
 
 class Engine:
@@ -197,7 +201,7 @@ class Engine:
                 raise NotFound(f"run {run_id} does not exist")
             now = self.now()
             await q.update_run_fields(conn, run_id, now, priority=priority)
-            await q.insert_event(conn, now, "priority", run_id=run_id, actor=self.actor,
+            await q.insert_event(conn, now, EventKind.PRIORITY, run_id=run_id, actor=self.actor,
                                  detail=f"{run.priority} -> {priority}")
 
     async def set_drained(self, node: str, drained: bool, reason: str | None = None,
@@ -212,10 +216,10 @@ class Engine:
             await q.set_node_drained(conn, node, drained, reason if drained else None, until, now)
             detail = f"node {node}" + (f", running jobs preempted at {until}" if until else "")
             reason = reason if drained else None
-            await q.insert_event(conn, now, "drain" if drained else "undrain", actor=self.actor,
+            await q.insert_event(conn, now, EventKind.DRAIN if drained else EventKind.UNDRAIN, actor=self.actor,
                                  detail=because(detail, reason), reason=reason)
             if not drained and await q.lift_quarantine(conn, node, now):
-                await q.insert_event(conn, now, "node_unquarantined", actor=self.actor,
+                await q.insert_event(conn, now, EventKind.NODE_UNQUARANTINED, actor=self.actor,
                                      detail=f"node {node} undrained: its quarantine is lifted, it takes new work again")
 
     async def set_queue_paused(self, queue: str, paused: bool, reason: str | None = None) -> None:
@@ -223,7 +227,7 @@ class Engine:
             if not await q.set_queue_paused(conn, queue, paused):
                 known = ", ".join(row["name"] for row in await q.queues(conn)) or "none"
                 raise NotFound(f"queue {queue!r} does not exist (queues: {known})")
-            await q.insert_event(conn, self.now(), "pause" if paused else "resume", actor=self.actor,
+            await q.insert_event(conn, self.now(), EventKind.PAUSE if paused else EventKind.RESUME, actor=self.actor,
                                  detail=because(f"queue {queue}", reason), reason=reason)
 
     # --- queries ------------------------------------------------------------------------------------------
@@ -318,9 +322,9 @@ class Engine:
         return reasons
 
     async def _unreachable_reasons(self, conn: Any, running: Sequence[Run],
-                                   node_states: Sequence[NodeState]) -> dict[int, str]:
+                                   node_states: Sequence[NodeRecord]) -> dict[int, str]:
         """Running runs whose node the scheduler last saw unreachable: since when, and when they are given up."""
-        down = {s.name: s.down_since for s in node_states if s.state in ("down", "refused") and s.down_since}
+        down = {s.name: s.down_since for s in node_states if s.state in UNREACHABLE and s.down_since}
         affected = [run for run in running if run.node in down]
         if not affected:
             return {}
@@ -377,60 +381,59 @@ class Engine:
         reasons = await self.wait_reasons(runs)
         return bf.BackfillDetail(backfill, counts, runs, reasons)
 
-    async def _backfill_action(self, backfill_id: int, kind: str, detail: str, reason: str | None = None,
-                               **fields: Any) -> Backfill:
+    async def _backfill_action(self, backfill_id: int, kind: EventKind, detail: str, reason: str | None = None,
+                               status: BackfillStatus | None = None, **fields: Any) -> Backfill:
         async with self.db.write() as conn:
             backfill = await bf.require(conn, backfill_id)
-            if backfill.status in ("cancelled", "done"):
+            if backfill.status in BACKFILL_ENDED:
                 raise UsageError(f"backfill {backfill_id} is {backfill.status}; it can no longer be changed")
             now = self.now()
-            if fields:
-                await q.update_backfill(conn, backfill_id, now, **fields)
+            await _set_backfill(conn, backfill, status, now, **fields)
             await q.insert_event(conn, now, kind, actor=self.actor, detail=because(f"backfill {backfill_id}: {detail}",
                                                                                reason), reason=reason)
             return backfill
 
     async def pause_backfill(self, backfill_id: int, reason: str | None = None) -> None:
-        await self._backfill_action(backfill_id, "backfill_paused", "paused", reason, status="paused")
+        await self._backfill_action(backfill_id, EventKind.BACKFILL_PAUSED, "paused", reason,
+                                    status=BackfillStatus.PAUSED)
 
     async def resume_backfill(self, backfill_id: int) -> None:
         """Resume a paused backfill; this also releases a canary hold."""
-        await self._backfill_action(backfill_id, "backfill_resumed", "resumed (canary released)", status="active",
-                                    canary_released=1)
+        await self._backfill_action(backfill_id, EventKind.BACKFILL_RESUMED, "resumed (canary released)",
+                                    status=BackfillStatus.ACTIVE, canary_released=1)
 
     async def set_backfill_max_parallel(self, backfill_id: int, max_parallel: int) -> None:
         if max_parallel < 1:
             raise UsageError("--max-parallel must be at least 1")
-        await self._backfill_action(backfill_id, "backfill_throttled", f"max-parallel {max_parallel}",
+        await self._backfill_action(backfill_id, EventKind.BACKFILL_THROTTLED, f"max-parallel {max_parallel}",
                                     max_parallel=max_parallel)
 
     async def cancel_backfill(self, backfill_id: int, kill: bool = False, reason: str | None = None) -> list[ActionResult]:
         """Cancel its queued runs (running ones finish unless kill), in one transaction with the backfill's status."""
         async with self.db.write() as conn:
             backfill = await bf.require(conn, backfill_id)
-            if backfill.status in ("cancelled", "done"):
+            if backfill.status in BACKFILL_ENDED:
                 raise UsageError(f"backfill {backfill_id} is {backfill.status}; it can no longer be changed")
             now = self.now()
-            await q.update_backfill(conn, backfill_id, now, status="cancelled")
-            await q.insert_event(conn, now, "backfill_cancelled", actor=self.actor, reason=reason,
+            await q.transition_backfill(conn, backfill_id, BackfillStatus.CANCELLED, now)
+            await q.insert_event(conn, now, EventKind.BACKFILL_CANCELLED, actor=self.actor, reason=reason,
                                  detail=f"backfill {backfill_id}: " + ("kill running; " if kill else "")
                                  + (reason or "no reason given"))
             runs = await q.backfill_runs(conn, backfill_id)
             targets = [run.id for run in runs
-                       if run.status in ("queued", "retry_wait") or (kill and run.status == "running")]
+                       if run.status in WAITING or (kill and run.status == RunStatus.RUNNING)]
             why = reason or f"backfill {backfill_id} cancelled"
             return [await cancel_one(conn, run_id, now, self.actor, reason, kill, why) for run_id in targets]
 
     async def retry_failed_backfill(self, backfill_id: int, reason: str | None = None) -> list[ActionResult]:
         """Queue every ended, unsuccessful partition again and reactivate the backfill: one transaction."""
         async with self.db.write() as conn:
-            await bf.require(conn, backfill_id)
+            backfill = await bf.require(conn, backfill_id)
             runs = await q.backfill_runs(conn, backfill_id)
-            failed = [run.id for run in runs if run.status in (RunStatus.FAILED, RunStatus.TIMED_OUT,
-                                                                RunStatus.CANCELLED)]
+            failed = [run.id for run in runs if run.status in UNSUCCESSFUL]
             now = self.now()
-            await q.update_backfill(conn, backfill_id, now, status="active")
-            await q.insert_event(conn, now, "backfill_retry_failed", actor=self.actor, reason=reason,
+            await _set_backfill(conn, backfill, BackfillStatus.ACTIVE, now)
+            await q.insert_event(conn, now, EventKind.BACKFILL_RETRY_FAILED, actor=self.actor, reason=reason,
                                  detail=because(f"backfill {backfill_id}: {len(failed)} runs retried", reason))
             return [await retry_one(conn, run_id, now, self.actor, False, reason) for run_id in failed]
 
@@ -462,3 +465,11 @@ class Engine:
         return False
 
 
+async def _set_backfill(conn: Any, backfill: Backfill, status: BackfillStatus | None, now: str,
+                        **fields: Any) -> None:
+    """An operator's change of a backfill: a guarded transition when its status changes, else only its fields
+    (resuming an active backfill releases its canary; pausing a paused one changes nothing but the time)."""
+    if status is not None and status != backfill.status:
+        await q.transition_backfill(conn, backfill.id, status, now, **fields)
+    else:
+        await q.update_backfill(conn, backfill.id, now, **fields)

@@ -114,7 +114,7 @@ class Executor(Protocol):
         ...
 
     def health(self, target: str) -> tuple[str, str | None]:
-        """(state, last error) of the target as last seen: up, down, refused or unknown."""
+        """(state, last error) of the target as last seen: a connection NodeState (up, down, refused, unknown)."""
         ...
 
     def accepted_host_keys(self, target: str) -> list[AcceptedHostKey]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from .config import NodeConfig
 from .models import Backfill, Run
+from .states import BackfillStatus
 
 
 @dataclass
@@ -63,7 +64,7 @@ class DispatchContext:
         backfill = self.backfills.get(run.backfill_id)
         if backfill is None:
             return None
-        if backfill.status == "paused":
+        if backfill.status == BackfillStatus.PAUSED:
             return f"backfill {backfill.id} is paused"
         if backfill.canary and not backfill.canary_released and run.attempt == 0:
             if self.started_by_backfill.get(backfill.id, 0) >= backfill.canary:
@@ -98,7 +99,7 @@ class DispatchContext:
 
     def held_backfills(self) -> list[int]:
         """Backfills none of whose queued runs may start now (paused, or at max-parallel)."""
-        return [b.id for b in self.backfills.values() if b.status == "paused" or (
+        return [b.id for b in self.backfills.values() if b.status == BackfillStatus.PAUSED or (
             b.max_parallel is not None and self.running_by_backfill.get(b.id, 0) >= b.max_parallel)]
 
     def canary_held(self) -> list[int]:

@@ -48,8 +48,9 @@ class LogStore:
         try:
             size = os.fstat(fd).st_size
             if size < offset:
-                gap: Gap | None = Gap(size, offset)
-                self._note_gap(path, gap)
+                filled = Gap(size, offset)
+                self._note_gap(path, filled)
+                gap: Gap | None = filled
                 _fill(fd, size, offset)
             else:
                 gap = self._gap_ending_at(path, offset)

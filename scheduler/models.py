@@ -149,7 +149,9 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
-class NodeState:
+class NodeRecord:
+    """A node's row in the store: its connection state (a states.NodeState), drain and quarantine."""
+
     name: str
     state: str
     drained: bool
@@ -166,7 +168,7 @@ class NodeState:
     quarantine_reason: str | None = None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> NodeState:
+    def from_row(cls, row: sqlite3.Row) -> NodeRecord:
         return cls(
             name=row["name"],
             state=row["state"],

@@ -18,6 +18,7 @@ from .executor import ProbeReport
 from .logstore import Gap, LogStore
 from .markers import CheckpointMarker, ProgressMarker, scan_lines
 from .models import Attempt, from_iso
+from .states import EventKind
 
 #: Markers are scanned only on stdout, per the protocol.
 MARKER_STREAM = "stdout"
@@ -144,7 +145,8 @@ async def record_output(conn: aiosqlite.Connection, outcome: ProbeOutcome, at: s
     fields.update(log_error=outcome.log_error, log_stalled_at=outcome.stalled_at)
     await _record_stall(conn, outcome, at)
     for stream, gap in outcome.gaps:
-        await q.insert_event(conn, at, "log_gap", run_id=attempt.run_id, attempt=attempt.number, actor="scheduler",
+        await q.insert_event(conn, at, EventKind.LOG_GAP, run_id=attempt.run_id, attempt=attempt.number,
+                             actor="scheduler",
                              detail=f"{stream}: {gap.missing} bytes missing (bytes {gap.start} to {gap.end} of the "
                                     "bastion's log file were gone; filled in, capture goes on)")
     await q.update_attempt(conn, attempt.id, **fields)
@@ -160,13 +162,13 @@ async def _record_stall(conn: aiosqlite.Connection, outcome: ProbeOutcome, at: s
     if began is None or (outcome.log_error and attempt.log_stalled_at):
         return
     if attempt.log_stalled_at is None:
-        await q.insert_event(conn, at, "log_capture_stalled", run_id=attempt.run_id, attempt=attempt.number,
+        await q.insert_event(conn, at, EventKind.LOG_CAPTURE_STALLED, run_id=attempt.run_id, attempt=attempt.number,
                              actor="scheduler", detail=(outcome.log_error or "log capture on the bastion failed")
                              + f" (since {began}); the worker keeps the bytes and every poll tries again")
     if outcome.log_error is None:
         start, end = from_iso(began), from_iso(at)
         assert start is not None and end is not None
         seconds = (end - start).total_seconds()
-        await q.insert_event(conn, at, "log_capture_resumed", run_id=attempt.run_id, attempt=attempt.number,
+        await q.insert_event(conn, at, EventKind.LOG_CAPTURE_RESUMED, run_id=attempt.run_id, attempt=attempt.number,
                              actor="scheduler", detail=f"log capture was stalled for {seconds:.1f}s (since {began});"
                                                        " no byte was lost")

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from .executor import ProbeReport
 from .models import Attempt, Run, to_iso
-from .states import AttemptStatus, EndReason, RunStatus
+from .states import WAITING, AttemptStatus, EndReason, KillReason, RunStatus
 
 #: Launch failures are the infrastructure's fault: retry soon, without using up an attempt...
 LAUNCH_RETRY_DELAY = 5.0
@@ -42,11 +42,11 @@ def classify_exit(attempt: Attempt, report: ProbeReport, checkpoint_exit_code: i
                           "the exit code file on the worker is unreadable (did the worker crash while writing it?)")
     if code == 0:
         return AttemptEnd(AttemptStatus.SUCCEEDED, EndReason.EXIT, 0)
-    if attempt.kill_reason == "timeout":
+    if attempt.kill_reason == KillReason.TIMEOUT:
         return AttemptEnd(AttemptStatus.TIMED_OUT, EndReason.TIMEOUT, code)
-    if attempt.kill_reason in ("cancelled", "fenced"):
+    if attempt.kill_reason in (KillReason.CANCELLED, KillReason.FENCED):
         return AttemptEnd(AttemptStatus.CANCELLED, EndReason.CANCELLED, code)
-    if attempt.kill_reason == "drained":
+    if attempt.kill_reason == KillReason.DRAINED:
         return AttemptEnd(AttemptStatus.PREEMPTED, EndReason.PREEMPTED, code, "its node was drained")
     if code == checkpoint_exit_code and checkpointed:
         return AttemptEnd(AttemptStatus.YIELDED, EndReason.CHECKPOINT_YIELD, code)
@@ -69,7 +69,7 @@ def backoff_delay(run: Run, attempts_used: int, rng: random.Random) -> float:
     retry = run.definition.get("retry", {})
     base = float(retry.get("backoff", 10.0))
     cap = float(retry.get("max_backoff", 600.0))
-    delay = min(cap, base * 2 ** max(0, attempts_used - 1))
+    delay = min(cap, base * 2.0 ** max(0, attempts_used - 1))
     return min(cap, delay * rng.uniform(0.75, 1.25))
 
 
@@ -79,7 +79,7 @@ def decide(run: Run, end: AttemptEnd, now: datetime, rng: random.Random, strikes
     ending (launch failed, node lost) in a row, this one included. A run of a cancelled backfill gets no
     other attempt: it ends as its attempt did (failed, timed out), or cancelled when the job itself did not fail."""
     decision = _decide(run, end, now, rng, strikes)
-    if not backfill_cancelled or decision.target not in (RunStatus.QUEUED, RunStatus.RETRY_WAIT):
+    if not backfill_cancelled or decision.target not in WAITING:
         return decision
     why = f"backfill {run.backfill_id} was cancelled, so it is not dispatched again"
     if end.reason in (EndReason.EXIT, EndReason.TIMEOUT):
@@ -130,7 +130,7 @@ def _retryable_code(retry: dict[str, object], code: int | None) -> bool:
     codes = retry.get("on_exit_codes")
     if codes is None:
         return code != 0
-    return code in codes  # type: ignore[operator]
+    return isinstance(codes, list | tuple | set | frozenset) and code in codes
 
 
 def _what(end: AttemptEnd) -> str:

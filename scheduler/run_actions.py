@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .states import TERMINAL, RunStatus
+from .states import ENDED, WAITING, EventKind, RunStatus
 from .store import queries as q
 
 
@@ -32,8 +32,8 @@ async def cancel_one(conn: Any, run_id: int, now: str, actor: str, reason: str |
     if run is None:
         return ActionResult(run_id, False, f"run {run_id} does not exist")
     detail = detail or reason
-    if run.status in (RunStatus.QUEUED, RunStatus.RETRY_WAIT):
-        await q.transition_run(conn, run_id, RunStatus.CANCELLED, now, kind="cancelled", actor=actor,
+    if run.status in WAITING:
+        await q.transition_run(conn, run_id, RunStatus.CANCELLED, now, kind=EventKind.CANCELLED, actor=actor,
                                detail=detail, reason=reason, ended_at=now, next_attempt_at=None)
         return ActionResult(run_id, True, f"run {run_id} cancelled")
     if run.status == RunStatus.RUNNING:
@@ -41,7 +41,7 @@ async def cancel_one(conn: Any, run_id: int, now: str, actor: str, reason: str |
             return ActionResult(run_id, False, f"run {run_id} is running; left to finish")
         request = json.dumps({"by": actor, "reason": detail, "at": now})
         await q.update_run_fields(conn, run_id, now, cancel_requested=request)
-        await q.insert_event(conn, now, "cancel_requested", run_id=run_id, attempt=run.attempt, actor=actor,
+        await q.insert_event(conn, now, EventKind.CANCEL_REQUESTED, run_id=run_id, attempt=run.attempt, actor=actor,
                              detail=detail, reason=reason)
         return ActionResult(run_id, True, f"run {run_id} is running: kill requested")
     return ActionResult(run_id, False, f"run {run_id} has already ended ({run.status})")
@@ -53,11 +53,11 @@ async def retry_one(conn: Any, run_id: int, now: str, actor: str, from_scratch: 
     run = await q.get_run(conn, run_id)
     if run is None:
         return ActionResult(run_id, False, f"run {run_id} does not exist")
-    if run.status not in TERMINAL:
+    if run.status not in ENDED:
         return ActionResult(run_id, False, f"run {run_id} is {run.status}; only ended runs retry")
     floor = await q.max_checkpoint_id(conn, run_id) if from_scratch else run.checkpoint_floor
     detail = "from scratch" if from_scratch else "from the latest checkpoint, if any"
-    await q.transition_run(conn, run_id, RunStatus.QUEUED, now, kind="retry", actor=actor,
+    await q.transition_run(conn, run_id, RunStatus.QUEUED, now, kind=EventKind.RETRY, actor=actor,
                            detail=because(detail, reason), reason=reason, attempts_used=0, checkpoint_floor=floor,
                            ended_at=None, exit_code=None, cancel_requested=None)
     return ActionResult(run_id, True, f"run {run_id} queued for attempt {run.attempt + 1}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .states import TERMINAL, RunStatus
+from .states import DEAD_LETTERS, ENDED, WAITING, RunStatus
 
 
 @dataclass(frozen=True)
@@ -23,12 +23,15 @@ class RunFilter:
     text: str | None = None
 
 
-#: The status groups an operator can type in place of a status.
+
+
+def _in_order(group: frozenset[RunStatus]) -> tuple[RunStatus, ...]:
+    return tuple(status for status in RunStatus if status in group)
+
+
+#: The status groups an operator can type in place of a status, in the order of RunStatus.
 STATUS_GROUPS: Mapping[str, tuple[RunStatus, ...]] = {
-    "dead": (RunStatus.FAILED, RunStatus.TIMED_OUT),
-    "waiting": (RunStatus.QUEUED, RunStatus.RETRY_WAIT),
-    "ended": tuple(status for status in RunStatus if status in TERMINAL),
-}
+    "dead": _in_order(DEAD_LETTERS), "waiting": _in_order(WAITING), "ended": _in_order(ENDED)}
 STATUS_WORDS: frozenset[str] = frozenset({status.value for status in RunStatus} | set(STATUS_GROUPS))
 #: Keys of `key=value` words; `bf` is short for `backfill`.
 FILTER_KEYS: frozenset[str] = frozenset({"status", "job", "queue", "node", "backfill", "bf"})

@@ -6,15 +6,15 @@ import asyncio
 import logging
 from datetime import datetime
 
+from .clock import Clock
 from .config import JobDefinition, load_jobs
-from .cron import due_ticks
-from .engine import Clock
+from .cron import due_ticks, validate_timezone
 from .errors import SluiceError
 from .home import Home
 from .jobspec import partition_of, resolve_params
 from .models import from_iso, to_iso
 from .partitions import key_for_time
-from .states import TERMINAL
+from .states import ENDED, BackfillStatus, EventKind
 from .store import Database
 from .store import queries as q
 
@@ -59,7 +59,7 @@ class TriggerPass:
             return
         self._config_error = message
         async with self.db.write() as conn:
-            await q.insert_event(conn, to_iso(self.clock()), "config_error", actor=ACTOR, detail=message)
+            await q.insert_event(conn, to_iso(self.clock()), EventKind.CONFIG_ERROR, actor=ACTOR, detail=message)
 
     async def _schedule(self, job: JobDefinition, now: datetime) -> bool:
         """Create each due tick's run once: the tick is unique per job in the store, and recorded with it."""
@@ -71,7 +71,7 @@ class TriggerPass:
                 return False
             new_runs = []
             for tick in ticks:
-                partition = key_for_time(job.partition.kind, tick.astimezone(_zone(job.timezone))) \
+                partition = key_for_time(job.partition.kind, tick.astimezone(validate_timezone(job.timezone))) \
                     if job.partition and job.partition.kind != "list" else None
                 params = resolve_params(job, {}, partition)
                 new_runs.append(q.NewRun(job=job.name, queue=job.queue, priority=job.priority, params=params,
@@ -86,20 +86,14 @@ class TriggerPass:
         finished = False
         async with self.db.write() as conn:
             for backfill in await q.active_backfills(conn):
-                if backfill.status != "active":
+                if backfill.status != BackfillStatus.ACTIVE:
                     continue
                 counts = await q.backfill_status_counts(conn, backfill.id)
-                if counts and all(status in TERMINAL for status in counts):
+                if counts and all(status in ENDED for status in counts):
                     at = to_iso(self.clock())
-                    await q.update_backfill(conn, backfill.id, at, status="done")
-                    await q.insert_event(conn, at, "backfill_done", actor=ACTOR,
+                    await q.transition_backfill(conn, backfill.id, BackfillStatus.DONE, at)
+                    await q.insert_event(conn, at, EventKind.BACKFILL_DONE, actor=ACTOR,
                                          detail=f"backfill {backfill.id}: " + ", ".join(
                                              f"{n} {status}" for status, n in sorted(counts.items())))
                     finished = True
         return finished
-
-
-def _zone(name: str):  # type: ignore[no-untyped-def]
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(name)

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scheduler.clock import Clock, utcnow
 from scheduler.config import load_nodes
-from scheduler.engine import Clock, Engine, utcnow
+from scheduler.engine import Engine
 from scheduler.home import Home, private_dir, write_private
 from scheduler.process.loop import Scheduler
 from scheduler.process.settings import SchedulerSettings

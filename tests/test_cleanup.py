@@ -16,6 +16,7 @@ from reliability import store_rows
 
 from console.demo.localnode import LocalFleet
 from scheduler.models import to_iso
+from scheduler.states import AttemptStatus
 from scheduler.store import open_database
 from scheduler.store import queries as q
 
@@ -58,8 +59,9 @@ async def test_a_silent_nodes_backlog_never_holds_back_cleanup_on_nodes_that_ans
                     for number in range(2, BUDGET + 2):
                         attempt_id = await q.insert_attempt(conn, on_b, number, "n2",
                                                             str(tmp_path / "workers" / f"gone-{number}"), None, ended)
-                        await q.update_attempt(conn, attempt_id, status="succeeded", reason="exit", exit_code=0,
-                                               ended_at=ended)
+                        await q.transition_attempt(conn, attempt_id, AttemptStatus.RUNNING)
+                        await q.transition_attempt(conn, attempt_id, AttemptStatus.SUCCEEDED, reason="exit",
+                                                   exit_code=0, ended_at=ended)
             finally:
                 await db.close()
             on_a = [await home.submit("on_a") for _ in range(2)]

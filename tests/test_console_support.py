@@ -16,7 +16,7 @@ from console.tui.app import SluiceApp, create_app
 from scheduler.engine import Engine
 from scheduler.home import Home
 from scheduler.models import to_iso
-from scheduler.states import RunStatus
+from scheduler.states import AttemptStatus, RunStatus
 from scheduler.store import queries as q
 
 NOW = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
@@ -78,7 +78,7 @@ async def start(engine: Engine, run_id: int, node: str = "n1", minutes_ago: floa
         await q.update_run_fields(conn, run_id, at(minutes_ago), attempt=number,
                                   attempts_used=run.attempts_used + 1)
         attempt_id = await q.insert_attempt(conn, run_id, number, node, f"/tmp/r{run_id}", None, at(minutes_ago))
-        await q.update_attempt(conn, attempt_id, status="running", pid=1000 + run_id)
+        await q.transition_attempt(conn, attempt_id, AttemptStatus.RUNNING, pid=1000 + run_id)
     return attempt_id
 
 
@@ -86,8 +86,8 @@ async def finish(engine: Engine, run_id: int, attempt_id: int, status: RunStatus
                  minutes_ago: float = 10, reason: str = "exit", error: str | None = None) -> None:
     """End a running run's attempt with `status` (the run's and attempt's)."""
     async with engine.db.write() as conn:
-        await q.update_attempt(conn, attempt_id, status=status.value, reason=reason, exit_code=exit_code,
-                               ended_at=at(minutes_ago), error=error)
+        await q.transition_attempt(conn, attempt_id, AttemptStatus(status), reason=reason, exit_code=exit_code,
+                                   ended_at=at(minutes_ago), error=error)
         await q.transition_run(conn, run_id, status, at(minutes_ago), kind="ended", actor="scheduler",
                                exit_code=exit_code, ended_at=at(minutes_ago))
 

@@ -28,7 +28,6 @@ from scheduler.states import (
     AttemptStatus,
     EndReason,
     RunStatus,
-    is_allowed,
     sources_of,
 )
 from scheduler.store import queries as q
@@ -112,7 +111,8 @@ def test_terminal_states_only_leave_through_operator_retry() -> None:
 
 def test_sources_of_agrees_with_the_table() -> None:
     for target in RunStatus:
-        assert set(sources_of(target)) == {source for source in RunStatus if is_allowed(source, target)}
+        assert set(sources_of(TRANSITIONS, target)) == {source for source in RunStatus
+                                                        if (source, target) in TRANSITIONS}
 
 
 # --- the table against a real store ------------------------------------------------------------------------
@@ -262,7 +262,7 @@ class RunLifecycle(RuleBasedStateMachine):
         """Apply through the guard: an allowed change must happen, a disallowed one must raise and change nothing."""
         assert self.engine is not None
         current = self.expected[run_id]
-        allowed = is_allowed(current, target) and current in kwargs.get("expect", [current])
+        allowed = (current, target) in TRANSITIONS and current in kwargs.get("expect", [current])
         async with self.engine.db.write() as conn:
             try:
                 await q.transition_run(conn, run_id, target, self.engine.now(), actor="scheduler", **kwargs)

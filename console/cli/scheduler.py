@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 
-from scheduler.config import load_jobs, load_nodes
+from scheduler.config import NodeConfig, load_jobs, load_nodes
 from scheduler.durations import format_duration
 from scheduler.home import Home
 from scheduler.process.loop import Scheduler
@@ -43,7 +43,7 @@ def run_scheduler(home: Home, poll_interval: float, node_lost_after: float, rete
     os._exit(0)
 
 
-async def _serve(home: Home, nodes: list, settings: SchedulerSettings) -> None:  # type: ignore[type-arg]
+async def _serve(home: Home, nodes: list[NodeConfig], settings: SchedulerSettings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -161,8 +161,9 @@ def _with_console(root: Path) -> int:
         return run_console(world.home)
     finally:
         loop = state["loop"]
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(world.stop.set)  # type: ignore[attr-defined]
+        if isinstance(loop, asyncio.AbstractEventLoop):
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(world.stop.set)
         thread.join(10)
 
 

@@ -9,10 +9,11 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import cast
 
 from textual.pilot import Pilot
 
-from ..tui.app import create_app
+from ..tui.app import SluiceApp, create_app
 from .demo import DemoWorld
 
 SIZE = (100, 30)
@@ -29,7 +30,7 @@ def _keys(*keys: str, wait: float = 1.5) -> Callable[[Pilot[int]], Awaitable[Non
 
 def _view(command: str, *keys: str, wait: float = 2.0) -> Callable[[Pilot[int]], Awaitable[None]]:
     async def open_view(pilot: Pilot[int]) -> None:
-        await pilot.app.open_view(command)  # type: ignore[attr-defined]
+        await cast(SluiceApp, pilot.app).open_view(command)
         await pilot.pause(0.5)
         await pilot.press(*keys)
         await pilot.pause(wait)

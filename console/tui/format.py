@@ -5,8 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from scheduler import states
 from scheduler.models import Attempt, Run, from_iso
-from scheduler.states import ATTEMPT_ENDED, TERMINAL, AttemptStatus, EndReason, RunStatus
+from scheduler.states import (
+    ATTEMPT_ENDED,
+    TERMINAL,
+    AttemptStatus,
+    BackfillStatus,
+    EndReason,
+    KillReason,
+    NodeState,
+    RunStatus,
+)
 
 #: Rich styles per run or attempt status (the two share running, succeeded, failed, cancelled and timed_out);
 #: named ANSI colours so 256-colour terminals and tmux render them.
@@ -35,10 +45,16 @@ STATUS_GLYPHS: dict[str, str] = {
     RunStatus.TIMED_OUT: "⌛",
 }
 
-#: Runs that failed for good. vocab: dead letters (switch to scheduler.states.DEAD_LETTERS once it exists).
-DEAD_LETTERS: tuple[RunStatus, ...] = (RunStatus.FAILED, RunStatus.TIMED_OUT)
-#: Runs waiting to start. vocab: waiting (switch to scheduler.states.WAITING once it exists).
-WAITING: tuple[RunStatus, ...] = (RunStatus.QUEUED, RunStatus.RETRY_WAIT)
+#: The groups of scheduler.states in the order of RunStatus, so filters and counts read the same every time.
+DEAD_LETTERS: tuple[RunStatus, ...] = tuple(status for status in RunStatus if status in states.DEAD_LETTERS)
+WAITING: tuple[RunStatus, ...] = tuple(status for status in RunStatus if status in states.WAITING)
+
+#: Colours of backfill and node states.
+BACKFILL_STYLES: dict[str, str] = {BackfillStatus.ACTIVE: "cyan", BackfillStatus.PAUSED: "yellow",
+                                   BackfillStatus.CANCELLED: "bright_black", BackfillStatus.DONE: "green"}
+NODE_STYLES: dict[str, str] = {NodeState.UP: "green", NodeState.DOWN: "bold red", NodeState.REFUSED: "bold red",
+                               NodeState.DRAINED: "yellow", NodeState.QUARANTINED: "bold magenta",
+                               NodeState.UNKNOWN: "dim"}
 
 
 def count_of(counts: dict[str, int], statuses: Iterable[str]) -> int:
@@ -123,8 +139,7 @@ def attempt_outcome(attempt: Attempt) -> str:
 
 
 def _by(kill_reason: str | None) -> str:
-    # vocab: kill reasons are not yet defined once in scheduler/.
-    return f" ({kill_reason})" if kill_reason and kill_reason != "cancelled" else ""
+    return f" ({kill_reason})" if kill_reason and kill_reason != KillReason.CANCELLED else ""
 
 
 def run_why(run: Run, reasons: dict[int, str], attempts: dict[int, Attempt]) -> str:

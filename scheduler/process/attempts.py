@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from ..executor import LaunchRequest, TargetUnavailable
 from ..jobspec import job_script
@@ -11,7 +12,7 @@ from ..monitor import ProbeOutcome, record_output
 from ..outcomes import AttemptEnd, classify_exit, decide
 from ..secrets import SecretMissing, read_secrets
 from ..shellwords import CommandSyntaxError
-from ..states import TERMINAL, AttemptStatus, EndReason, RunStatus
+from ..states import ENDED, AttemptStatus, BackfillStatus, EndReason, EventKind, RunStatus
 from ..store import queries as q
 from .context import ACTOR, PassContext
 from .inbox import LaunchDone
@@ -26,15 +27,15 @@ async def apply_launch(p: PassContext, item: LaunchDone) -> None:
         return
     if item.launched is not None:
         launched = item.launched
-        await q.update_attempt(p.conn, attempt.id, status=AttemptStatus.RUNNING.value, pid=launched.pid,
-                               pid_start=launched.pid_start)
+        await q.transition_attempt(p.conn, attempt.id, AttemptStatus.RUNNING, pid=launched.pid,
+                                   pid_start=launched.pid_start)
         memory.active[attempt.id] = replace(attempt, status=AttemptStatus.RUNNING.value, pid=launched.pid,
                                             pid_start=launched.pid_start)
         memory.maybe_sent.discard(attempt.id)
         detail = f"on {attempt.node}, pid {launched.pid}"
         if launched.existing:
             detail += " (re-attached to the launch made before a restart)"
-        await q.insert_event(p.conn, p.at, "attempt_started", run_id=attempt.run_id, attempt=attempt.number,
+        await q.insert_event(p.conn, p.at, EventKind.ATTEMPT_STARTED, run_id=attempt.run_id, attempt=attempt.number,
                              actor=ACTOR, detail=detail)
         return
     error = item.error
@@ -130,8 +131,8 @@ async def _strikes(p: PassContext, run_id: int, reason: EndReason) -> int:
 
 async def end_attempt(p: PassContext, attempt: Attempt, end: AttemptEnd, run: Run | None = None) -> None:
     """Close the attempt and move its run on, in the pass's transaction."""
-    await q.update_attempt(p.conn, attempt.id, status=end.status.value, reason=end.reason.value,
-                           exit_code=end.exit_code, error=end.error, ended_at=p.at)
+    await q.transition_attempt(p.conn, attempt.id, end.status, reason=end.reason, exit_code=end.exit_code,
+                               error=end.error, ended_at=p.at)
     memory = p.memory
     memory.active.pop(attempt.id, None)
     for held in (memory.hard_killed, memory.maybe_sent, memory.launching):
@@ -146,13 +147,14 @@ async def end_attempt(p: PassContext, attempt: Attempt, end: AttemptEnd, run: Ru
         return
     strikes = await _strikes(p, run.id, end.reason)
     backfill = await q.get_backfill(p.conn, run.backfill_id) if run.backfill_id is not None else None
-    decision = decide(run, end, p.now, p.rng, strikes, backfill is not None and backfill.status == "cancelled")
-    fields: dict[str, object] = {"exit_code": end.exit_code, "next_attempt_at": decision.next_attempt_at,
-                                 "cancel_requested": None}
+    decision = decide(run, end, p.now, p.rng, strikes,
+                      backfill is not None and backfill.status == BackfillStatus.CANCELLED)
+    fields: dict[str, Any] = {"exit_code": end.exit_code, "next_attempt_at": decision.next_attempt_at,
+                              "cancel_requested": None}
     if decision.consumes:
         fields["attempts_used"] = run.attempts_used + 1
-    if decision.target in TERMINAL:
+    if decision.target in ENDED:
         fields["ended_at"] = p.at
     detail = decision.detail + (f" ({end.error})" if end.error and end.error not in decision.detail else "")
-    await q.transition_run(p.conn, run.id, decision.target, p.at, kind="attempt_ended", actor=ACTOR,
+    await q.transition_run(p.conn, run.id, decision.target, p.at, kind=EventKind.ATTEMPT_ENDED, actor=ACTOR,
                            detail=detail, on_attempt=attempt.number, **fields)

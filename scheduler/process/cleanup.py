@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ..models import Attempt, to_iso
+from ..states import NodeState
 from ..store import queries as q
 from .context import PassContext
 from .inbox import CleanupDone
@@ -13,7 +14,7 @@ from .inbox import CleanupDone
 async def select_cleanups(p: PassContext, nodes: set[str]) -> None:
     cutoff = to_iso(p.now - timedelta(seconds=p.settings.retention))
     by_node: dict[str, list[Attempt]] = {}
-    answering = sorted(name for name in nodes if p.executor.health(name)[0] == "up")
+    answering = sorted(name for name in nodes if p.executor.health(name)[0] == NodeState.UP)
     for attempt in await q.attempts_to_clean(p.conn, cutoff, answering):
         if attempt.id not in p.memory.cleaning:
             by_node.setdefault(attempt.node, []).append(attempt)

@@ -15,7 +15,7 @@ from ..models import Attempt, to_iso
 from ..planner import plan_dispatch
 from ..secrets import SecretMissing, read_secrets
 from ..shellwords import CommandSyntaxError
-from ..states import RunStatus
+from ..states import EventKind, RunStatus
 from ..store import Database
 from ..store import queries as q
 from .context import ACTOR
@@ -44,14 +44,14 @@ async def dispatch(db: Database, nodes: Sequence[NodeConfig], health: HealthChec
             except (SecretMissing, CommandSyntaxError) as exc:
                 # Never a start with an empty secret, and never a pass that fails on one run for good (a run
                 # stored by an older Sluice may hold a command this one refuses).
-                await q.transition_run(conn, run.id, RunStatus.FAILED, at, kind="dispatch_refused", actor=ACTOR,
-                                       detail=f"{exc}; not started (fix it, then `sluice retry {run.id}`)",
-                                       ended_at=at)
+                await q.transition_run(conn, run.id, RunStatus.FAILED, at, kind=EventKind.DISPATCH_REFUSED,
+                                       actor=ACTOR, ended_at=at,
+                                       detail=f"{exc}; not started (fix it, then `sluice retry {run.id}`)")
                 continue
             remote = attempt_dir(node.workdir, home_id, run.id, number)
             lease = lease_of(current.definition, node.lost_after, default_lease)
             attempt_id = await q.insert_attempt(conn, run.id, number, node.name, remote, value, at, lease)
-            await q.transition_run(conn, run.id, RunStatus.RUNNING, at, kind="dispatched", actor=ACTOR,
+            await q.transition_run(conn, run.id, RunStatus.RUNNING, at, kind=EventKind.DISPATCHED, actor=ACTOR,
                                    detail=f"attempt {number} on {node.name}"
                                    + (" from its latest checkpoint" if value is not None else ""),
                                    on_attempt=number, attempt=number, node=node.name, started_at=at,

@@ -20,8 +20,8 @@ from typing import Any
 
 import aiosqlite
 
+from ..clock import Clock, utcnow
 from ..config import NodeConfig
-from ..engine import Clock, utcnow
 from ..errors import StoreBusy
 from ..executor import Executor, LaunchRequest
 from ..failpoints import crash_point
@@ -30,7 +30,7 @@ from ..lock import SchedulerLock
 from ..logstore import LogStore
 from ..models import Attempt, to_iso
 from ..monitor import CaptureStalls, store_output
-from ..states import AttemptStatus, RunStatus
+from ..states import UNREACHABLE, AttemptStatus, EventKind, NodeState, RunStatus
 from ..store import Database, open_database
 from ..store import queries as q
 from ..triggers import TriggerPass
@@ -116,7 +116,7 @@ class Scheduler:
             await q.ensure_nodes(conn, self.nodes, to_iso(now))
             await q.save_node_configs(conn, {name: view.config.model_dump_json() for name, view in self.nodes.items()},
                                       to_iso(now))
-            await q.insert_event(conn, to_iso(now), "scheduler_started", actor=ACTOR,
+            await q.insert_event(conn, to_iso(now), EventKind.SCHEDULER_STARTED, actor=ACTOR,
                                  detail=f"{len(self.nodes)} nodes")
             await self._keep_watching_removed_nodes(conn, active, now)
         memory = Memory()
@@ -152,7 +152,7 @@ class Scheduler:
             self.executor.add_target(config)
             how = ("watched with the settings it had until they end" if stored else
                    "its settings are unknown, so they are dispatched again once their lease is over")
-            await q.insert_event(conn, to_iso(now), "node_retired", actor=ACTOR,
+            await q.insert_event(conn, to_iso(now), EventKind.NODE_RETIRED, actor=ACTOR,
                                  detail=f"node {name} is no longer in nodes.toml but still has {count} "
                                         f"attempt(s): {how}; no new work goes there")
 
@@ -166,7 +166,7 @@ class Scheduler:
         if self.db is not None:
             with contextlib.suppress(Exception):
                 async with self.db.write() as conn:
-                    await q.insert_event(conn, to_iso(self.clock()), "scheduler_stopped", actor=ACTOR,
+                    await q.insert_event(conn, to_iso(self.clock()), EventKind.SCHEDULER_STOPPED, actor=ACTOR,
                                          detail=f"{len(self.memory.active)} attempts left running on workers")
             await self.db.close()
 
@@ -231,13 +231,14 @@ class Scheduler:
         log.error("scheduler pass failed (%s); its work is kept and retried", message, exc_info=exc)
         with contextlib.suppress(Exception):
             async with self._db().write() as conn:
-                await q.insert_event(conn, to_iso(self.clock()), "scheduler_error", actor=ACTOR, detail=message)
+                await q.insert_event(conn, to_iso(self.clock()), EventKind.SCHEDULER_ERROR, actor=ACTOR,
+                                     detail=message)
 
     async def _report_busy_over(self) -> None:
         assert self._busy_since is not None
         seconds = (self.clock() - self._busy_since).total_seconds()
         async with self._db().write() as conn:
-            await q.insert_event(conn, to_iso(self.clock()), "store_busy", actor=ACTOR,
+            await q.insert_event(conn, to_iso(self.clock()), EventKind.STORE_BUSY, actor=ACTOR,
                                  detail=f"the store was busy (locked by another connection) for about {seconds:.0f}s; "
                                         "the scheduler waited and lost nothing")
         self._busy_since = None  # only once the event is committed
@@ -299,13 +300,13 @@ class Scheduler:
 
     async def _definitions(self, p: PassContext) -> dict[int, dict[str, object]]:
         """Run definitions of attempts on unreachable nodes, for their leases (none read while all answer)."""
-        down = {name for name in self.nodes if self.executor.health(name)[0] in ("down", "refused")}
+        down = {name for name in self.nodes if self.executor.health(name)[0] in UNREACHABLE}
         run_ids = [a.run_id for a in p.memory.active.values() if a.node in down]
         return {run.id: run.definition for run in await q.get_runs(p.conn, run_ids)} if run_ids else {}
 
     async def _due_retries(self, p: PassContext) -> None:
         for run in await q.due_retries(p.conn, p.at):
-            await q.transition_run(p.conn, run.id, RunStatus.QUEUED, p.at, kind="retry_due", actor=ACTOR,
+            await q.transition_run(p.conn, run.id, RunStatus.QUEUED, p.at, kind=EventKind.RETRY_DUE, actor=ACTOR,
                                    detail=f"backoff over: attempt {run.attempt + 1} queued", next_attempt_at=None)
             p.effects.progressed = True
 
@@ -338,13 +339,13 @@ class Scheduler:
     # --- dispatch and launches ----------------------------------------------------------------------------
 
     def _reachable(self, name: str) -> bool:
-        return self.executor.health(name)[0] == "up"
+        return self.executor.health(name)[0] == NodeState.UP
 
     def _health(self, name: str) -> tuple[bool, str | None]:
         state, error = self.executor.health(name)
-        if state == "up":
+        if state == NodeState.UP:
             return True, None
-        if state == "unknown":
+        if state == NodeState.UNKNOWN:
             return False, "not checked yet"  # a node is checked before the first dispatch to it
         return False, f"{state}: {error}" if error else state
 
@@ -401,16 +402,17 @@ class Scheduler:
     def _unrecorded(self, name: str) -> bool:
         """The node's health or its host keys trusted on first use changed since a pass recorded them."""
         memory = self.memory
-        return (self.executor.health(name) != memory.node_recorded.get(name, ("unknown", None))
+        return (self.executor.health(name) != memory.node_recorded.get(name, (NodeState.UNKNOWN, None))
                 or len(self.executor.accepted_host_keys(name)) > memory.host_keys_recorded.get(name, 0))
 
     async def _idle(self) -> bool:
         memory = self.memory
         if self.inbox or memory.active or memory.launching or memory.fencing or memory.cleaning or memory.checking:
             return False
-        if any(view.signals and self.executor.health(name)[0] == "up" for name, view in self.nodes.items()):
+        if any(view.signals and self.executor.health(name)[0] == NodeState.UP for name, view in self.nodes.items()):
             return False  # signals for a node that does not answer wait for it; that is no work for now
-        if any(self.executor.health(name)[0] == "unknown" for name, view in self.nodes.items() if not view.retired):
+        if any(self.executor.health(name)[0] == NodeState.UNKNOWN
+               for name, view in self.nodes.items() if not view.retired):
             return False  # not checked yet: it may take work once it answers
         if any(self._unrecorded(name) for name in self.nodes):
             return False  # a connection ended after the pass read the node: the store must say so first

@@ -10,7 +10,7 @@ from dataclasses import replace
 from ..leases import lease_of
 from ..models import Attempt
 from ..outcomes import AttemptEnd
-from ..states import AttemptStatus, EndReason, EventKind
+from ..states import NODE_EVENTS, UNREACHABLE, AttemptStatus, EndReason, EventKind, KillReason, NodeState
 from ..store import queries as q
 from .attempts import end_attempt
 from .context import ACTOR, PassContext
@@ -22,14 +22,16 @@ async def node_health(p: PassContext, leases: dict[str, float | None], definitio
     memory = p.memory
     for name in leases:
         state, error = p.executor.health(name)
-        if (state, error) != memory.node_recorded.get(name, ("unknown", None)):
+        recorded = memory.node_recorded.get(name, (NodeState.UNKNOWN, None))
+        if (state, error) != recorded:
             await q.set_node_health(p.conn, name, state, error, p.at)
-            if state != memory.node_recorded.get(name, ("unknown", None))[0]:
-                await q.insert_event(p.conn, p.at, f"node_{state}", actor=ACTOR,
+            kind = NODE_EVENTS.get(state)
+            if state != recorded[0] and kind is not None:
+                await q.insert_event(p.conn, p.at, kind, actor=ACTOR,
                                      detail=f"node {name}" + (f": {error}" if error else ""))
             memory.node_recorded[name] = (state, error)
             p.effects.progressed = True
-        if state not in ("down", "refused"):
+        if state not in UNREACHABLE:
             if memory.down_since.pop(name, None) is not None:
                 memory.outage_counted.discard(name)  # back: its next outage counts again
             continue
@@ -71,7 +73,7 @@ async def record_accepted_host_keys(p: PassContext, nodes: list[str]) -> None:
 
 async def fence_returning(p: PassContext, nodes: list[str]) -> None:
     """Ask the watchers of nodes that answer to KILL the attempts given up while they were away."""
-    up = [name for name in nodes if p.executor.health(name)[0] == "up"]
+    up = [name for name in nodes if p.executor.health(name)[0] == NodeState.UP]
     stale = [a for a in await q.unfenced_lost_attempts(p.conn, up) if a.id not in p.memory.fencing]
     by_node: dict[str, list[Attempt]] = {}
     for attempt in stale:
@@ -88,8 +90,9 @@ async def apply_fence(p: PassContext, item: FenceSent) -> None:
         if attempt is None:
             continue
         # Fenced, its folder is cleaned up after the retention like any ended attempt's.
-        await q.update_attempt(p.conn, attempt.id, kill_reason="fenced")
-        await q.insert_event(p.conn, p.at, "fenced", run_id=attempt.run_id, attempt=attempt.number, actor=ACTOR,
+        await q.update_attempt(p.conn, attempt.id, kill_reason=KillReason.FENCED)
+        await q.insert_event(p.conn, p.at, EventKind.FENCED, run_id=attempt.run_id, attempt=attempt.number,
+                             actor=ACTOR,
                              detail=f"stale attempt on {attempt.node} killed after the node came back "
                                     "(its run had been dispatched again)")
     p.effects.progressed = True

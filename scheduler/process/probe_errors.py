@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..states import EventKind
 from ..store import queries as q
 from .context import ACTOR, PassContext
 from .inbox import InboxItem, ProbeDone, ProbeFailed
@@ -25,7 +26,7 @@ async def apply_probe_results(p: PassContext, items: Sequence[InboxItem]) -> Non
         elif item.node in watched and errors.get(item.node) != item.message:
             errors[item.node] = item.message
             await q.set_probe_error(p.conn, item.node, item.message, p.at)
-            await q.insert_event(p.conn, p.at, "probe_failed", actor=ACTOR, detail=item.message)
+            await q.insert_event(p.conn, p.at, EventKind.PROBE_FAILED, actor=ACTOR, detail=item.message)
             p.effects.progressed = True
     for node in [name for name in errors if name not in watched]:
         await _clear(p, errors, node, "no attempt is left to probe there")
@@ -35,5 +36,5 @@ async def _clear(p: PassContext, errors: dict[str, str], node: str, why: str) ->
     if errors.pop(node, None) is None:
         return
     await q.set_probe_error(p.conn, node, None, p.at)
-    await q.insert_event(p.conn, p.at, "probe_recovered", actor=ACTOR, detail=f"node {node}: {why}")
+    await q.insert_event(p.conn, p.at, EventKind.PROBE_RECOVERED, actor=ACTOR, detail=f"node {node}: {why}")
     p.effects.progressed = True

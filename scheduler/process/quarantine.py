@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..config import DEFAULT_QUARANTINE_AFTER
 from ..models import Attempt
 from ..outcomes import AttemptEnd
-from ..states import INFRA_FAILURES, EndReason
+from ..states import INFRA_FAILURES, EndReason, EventKind
 from ..store import queries as q
 from .context import ACTOR, PassContext
 from .inbox import CheckDone
@@ -37,7 +37,7 @@ async def count_ending(p: PassContext, attempt: Attempt, end: AttemptEnd) -> Non
     reason = f"{failures} infrastructure failures in a row (last: {last})"[:1000]
     await q.quarantine_node(p.conn, node, reason, p.at)
     cooldown = p.settings.quarantine_cooldown
-    await q.insert_event(p.conn, p.at, "node_quarantined", actor=ACTOR,
+    await q.insert_event(p.conn, p.at, EventKind.NODE_QUARANTINED, actor=ACTOR,
                          detail=f"node {node} quarantined after {reason}: no new work goes there until it passes "
                                 f"a health check (every {cooldown:g}s) or `sluice undrain {node}`")
     p.memory.quarantine_check_at[node] = p.loop_now + cooldown
@@ -69,5 +69,5 @@ async def apply_check(p: PassContext, item: CheckDone) -> None:
     memory.quarantine_check_at.pop(item.node, None)
     memory.outage_counted.discard(item.node)
     if await q.lift_quarantine(p.conn, item.node, p.at):
-        await q.insert_event(p.conn, p.at, "node_unquarantined", actor=ACTOR,
+        await q.insert_event(p.conn, p.at, EventKind.NODE_UNQUARANTINED, actor=ACTOR,
                              detail=f"node {item.node} passed a health check: it takes new work again")

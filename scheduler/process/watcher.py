@@ -14,6 +14,7 @@ from typing import Protocol
 from ..config import NodeConfig
 from ..executor import Executor, ProbeError, ProbeRequest, TargetUnavailable
 from ..models import Attempt
+from ..states import NodeState
 from .inbox import FenceSent, InboxItem, ProbeDone, ProbeFailed, SignalOrder
 from .settings import SchedulerSettings
 
@@ -81,7 +82,7 @@ class NodeWatcher:
 
     async def _check_when_due(self) -> None:
         """Check a node not known to be up now and then, so it comes back (or is first seen) without work."""
-        if self.executor.health(self.name)[0] == "up":
+        if self.executor.health(self.name)[0] == NodeState.UP:
             return
         loop_now = asyncio.get_running_loop().time()
         if self._last_check is None or loop_now - self._last_check >= self.settings.node_check_interval:
@@ -101,7 +102,7 @@ class NodeWatcher:
             self._probe_failed(str(exc))
             return
         except TargetUnavailable as exc:
-            if self.executor.health(self.name)[0] == "up":
+            if self.executor.health(self.name)[0] == NodeState.UP:
                 # The node answers (keepalives pass) but the probe did not come back in time (a hung
                 # filesystem, an overloaded worker): visible on the node and its runs, never silent.
                 self._probe_failed(str(exc))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from importlib import resources
+from typing import get_args
 
 from ..config import NodeConfig
 from ..executor import (
@@ -14,8 +15,10 @@ from ..executor import (
     ProbeError,
     ProbeReport,
     ProbeRequest,
+    ProbeState,
     TargetUnavailable,
 )
+from ..states import NodeState
 from .transport import ExecResult, NodeLink, TransportSettings
 
 
@@ -31,6 +34,8 @@ SIGNAL_SCRIPT = PROC_PRELUDE + _script("signal.sh")
 REMOVE_SCRIPT = _script("remove.sh")
 #: The exit status of PROC_PRELUDE on a worker without /proc.
 NO_PROC_EXIT = 78
+#: Each state probe.sh prints, as the executor interface names it.
+PROBE_STATES: dict[str, ProbeState] = {state: state for state in get_args(ProbeState)}
 NO_PROC_REASON = "worker has no /proc: Sluice needs Linux /proc to watch jobs"
 
 
@@ -118,9 +123,9 @@ class SshExecutor:
     def health(self, target: str) -> tuple[str, str | None]:
         link = self.links.get(target)
         if link is None:
-            return "unknown", "not in nodes.toml"
-        if link.state == "up" and target not in self._watchable:
-            return "unknown", None  # connected, but not yet seen able to watch jobs: checked before any dispatch
+            return NodeState.UNKNOWN, "not in nodes.toml"
+        if link.state == NodeState.UP and target not in self._watchable:
+            return NodeState.UNKNOWN, None  # connected, but not yet seen able to watch jobs: checked before any dispatch
         return link.state, link.last_error
 
     def accepted_host_keys(self, target: str) -> list[AcceptedHostKey]:
@@ -204,7 +209,7 @@ def parse_probe_output(output: bytes, requests: list[ProbeRequest]) -> list[Prob
             raise UnparsableProbe("unparsable probe output: it misses an attempt")
         state, code, out_size, err_size = words
         reports.append(ProbeReport(
-            state=state,  # type: ignore[arg-type]
+            state=PROBE_STATES[state],
             exit_code=int(code) if code != "-" else None,
             stdout_size=int(out_size),
             stderr_size=int(err_size),

@@ -13,6 +13,7 @@ import asyncssh
 
 from ..config import NodeConfig
 from ..executor import AcceptedHostKey, TargetUnavailable
+from ..states import NodeState
 from .host_keys import (
     Entry,
     KnownHostsFiles,
@@ -102,7 +103,7 @@ class NodeLink:
     def __init__(self, node: NodeConfig, settings: TransportSettings) -> None:
         self.node = node
         self.settings = settings
-        self.state = "unknown"
+        self.state = NodeState.UNKNOWN
         self.last_error: str | None = None
         self._connections: list[_Channelled] = []
         self._connect_lock = asyncio.Lock()
@@ -131,7 +132,8 @@ class NodeLink:
         finally:
             self._release(channelled)
         if result.exit_status is not None and channelled in self._connections:
-            self.state, self.last_error = "up", None  # a command completed: whatever failed before, it answers
+            # A command completed: whatever failed before, it answers.
+            self.state, self.last_error = NodeState.UP, None
         if result.exit_status is None:
             # Neither an exit status nor a signal (that is -1): the link dropped under a command that may have
             # run. That is an unreachable node, never an exit code; its partial output is not trusted.
@@ -166,7 +168,7 @@ class NodeLink:
         """Open one more connection; the caller holds _connect_lock and the capacity says there is room."""
         if time.monotonic() < self._next_try:
             raise TargetUnavailable(self.node.name, self._connect_error or f"{self._where()}: reconnecting",
-                                    refused=self.state == "refused")
+                                    refused=self.state == NodeState.REFUSED)
         files = KnownHostsFiles.of(self.node.known_hosts, self.settings.global_known_hosts)
         client = _LinkClient(_HostKeyCheck(files, self.node.host_key == "accept-new"))
         conn = await self._open(client, files)
@@ -176,7 +178,7 @@ class NodeLink:
         client.on_lost = lambda exc: self._dropped(channelled, exc)
         self._connections.append(channelled)
         self._failures = 0
-        self.state, self.last_error = "up", None
+        self.state, self.last_error = NodeState.UP, None
         return channelled
 
     async def _open(self, client: _LinkClient, files: KnownHostsFiles) -> asyncssh.SSHClientConnection:
@@ -185,17 +187,18 @@ class NodeLink:
             return await asyncio.wait_for(asyncssh.connect(client_factory=lambda: client, **self._options(files)),
                                           self.settings.connect_timeout)
         except asyncssh.HostKeyNotVerifiable as exc:
-            self._fail("refused", f"{self._where()}: {self._host_key_message(client.host_key, exc)}")
+            self._fail(NodeState.REFUSED, f"{self._where()}: {self._host_key_message(client.host_key, exc)}")
             raise TargetUnavailable(self.node.name, self._connect_error, refused=True) from exc
         except asyncssh.PermissionDenied as exc:
-            self._fail("refused", f"{self._where()}: login refused for user {self.node.user or '(default)'}: "
+            self._fail(NodeState.REFUSED, f"{self._where()}: login refused for user {self.node.user or '(default)'}: "
                                   f"{exc.reason}; check identity_file or the agent, and authorized_keys")
             raise TargetUnavailable(self.node.name, self._connect_error, refused=True) from exc
         except (asyncssh.Error, OSError, TimeoutError) as exc:
-            self._fail("down", f"{self._where()}: cannot connect: {_describe(exc)}")
+            self._fail(NodeState.DOWN, f"{self._where()}: cannot connect: {_describe(exc)}")
             raise TargetUnavailable(self.node.name, self._connect_error) from exc
         except ValueError as exc:  # asyncssh's KeyImportError and KeyEncryptionError: a key file it cannot use
-            self._fail("refused", f"{self._where()}: cannot use identity_file {self.node.identity_file}: {exc}")
+            self._fail(NodeState.REFUSED,
+                       f"{self._where()}: cannot use identity_file {self.node.identity_file}: {exc}")
             raise TargetUnavailable(self.node.name, self._connect_error, refused=True) from exc
 
     def _record_accepted(self, conn: asyncssh.SSHClientConnection, check: _HostKeyCheck,
@@ -208,7 +211,7 @@ class NodeLink:
         except OSError as exc:
             # Trusted but not recorded, the next connection would trust any key again: use none of them.
             conn.abort()
-            self._fail("refused", f"{self._where()}: host key {presented.fingerprint} accepted on first use "
+            self._fail(NodeState.REFUSED, f"{self._where()}: host key {presented.fingerprint} accepted on first use "
                                   f"but not recorded in {files.own}: {exc.strerror}")
             raise TargetUnavailable(self.node.name, self._connect_error, refused=True) from exc
         self.accepted_keys.append(AcceptedHostKey(presented.target, presented.algorithm, presented.fingerprint,
@@ -239,7 +242,7 @@ class NodeLink:
             return changed_message(check.presented, check.recorded, check.files)
         return unknown_message(check.presented, check.files)
 
-    def _fail(self, state: str, message: str) -> None:
+    def _fail(self, state: NodeState, message: str) -> None:
         """A new connection could not be opened; the node changes state only if no connection still works."""
         self._failures += 1
         delay = min(self.settings.reconnect_max, self.settings.reconnect_initial * 2 ** (self._failures - 1))
@@ -250,7 +253,7 @@ class NodeLink:
 
     def _mark_down(self, message: str) -> None:
         if not self._connections:
-            self.state, self.last_error = "down", message
+            self.state, self.last_error = NodeState.DOWN, message
 
     def _lose(self, channelled: _Channelled, exc: BaseException | None) -> str:
         """Drop a connection a command found dead; the message names why asyncssh closed it, if it did."""
@@ -278,12 +281,12 @@ class NodeLink:
 
     def refuse(self, reason: str) -> str:
         """Mark the node refused for a reason found on it (not by SSH); returns the message recorded."""
-        self.state, self.last_error = "refused", f"{self._where()}: {reason}"
+        self.state, self.last_error = NodeState.REFUSED, f"{self._where()}: {reason}"
         return self.last_error
 
     def answered(self) -> None:
         """A command ran to completion on the node: it is up, whatever refused it before."""
-        self.state, self.last_error = "up", None
+        self.state, self.last_error = NodeState.UP, None
 
     def retry_now(self) -> None:
         """Forget the backoff (an operator asked, or a health check is due)."""

@@ -137,12 +137,6 @@ class Database:
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self.conn.executemany(sql, rows)
 
-    async def data_version(self) -> int:
-        """Changes whenever another connection commits: a cheap way to notice operator actions."""
-        row = await self.fetchone("PRAGMA data_version")
-        assert row is not None
-        return int(row[0])
-
     async def close(self) -> None:
         await self.conn.close()
 

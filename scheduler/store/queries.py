@@ -6,27 +6,45 @@ so a scheduler pass commits all its transitions at once (group commit)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
 
 from ..errors import InvalidTransition
-from ..models import Attempt, Backfill, Checkpoint, Event, NodeState, Run
+from ..models import Attempt, Backfill, Checkpoint, Event, NodeRecord, Run
 from ..run_filter import RunFilter
-from ..states import RunStatus, is_allowed
+from ..states import (
+    ACTIVE,
+    ATTEMPT_ACTIVE,
+    ATTEMPT_TRANSITIONS,
+    BACKFILL_OPEN,
+    BACKFILL_TRANSITIONS,
+    TRANSITIONS,
+    AttemptStatus,
+    BackfillStatus,
+    EndReason,
+    EventKind,
+    KillReason,
+    NodeState,
+    RunStatus,
+    Status,
+    sources_of,
+)
 
-# Columns a transition may set besides status; a fixed list, so names never come from input.
+# Columns an update may set besides status (which only a guarded transition sets); fixed lists, so names never
+# come from input.
 RUN_FIELDS = frozenset(
     {"attempt", "attempts_used", "node", "exit_code", "next_attempt_at", "checkpoint_floor", "cancel_requested",
      "started_at", "ended_at", "priority"}
 )
 ATTEMPT_FIELDS = frozenset(
-    {"status", "reason", "exit_code", "error", "pid", "pid_start", "ended_at", "stdout_offset", "stderr_offset",
+    {"reason", "exit_code", "error", "pid", "pid_start", "ended_at", "stdout_offset", "stderr_offset",
      "parsed_offset", "kill_signal_at", "kill_reason", "progress_done", "progress_total", "progress_message",
      "progress_at", "log_error", "log_stalled_at", "cleaned", "lost_after"}
 )
+BACKFILL_FIELDS = frozenset({"max_parallel", "canary_released"})
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,36 @@ class NewRun:
     backfill_id: int | None = None
     backfill_seq: int | None = None
     schedule_tick: str | None = None
+
+
+def _marks(values: Collection[object]) -> str:
+    """One bound-parameter mark per value, for `IN (...)`: values are bound, never formatted in."""
+    return ",".join("?" * len(values))
+
+
+def _check_fields(fields: dict[str, Any], allowed: frozenset[str], what: str) -> None:
+    unknown = set(fields) - allowed
+    if unknown:
+        hint = f" (a status changes only through transition_{what})" if "status" in unknown else ""
+        raise ValueError(f"not {'an' if what[0] in 'aeiou' else 'a'} {what} field: {sorted(unknown)}{hint}")
+
+
+async def _guarded_update(conn: aiosqlite.Connection, table: str, what: str, row_id: int, target: Status,
+                          transitions: Mapping[tuple[Status, Status], str], fields: dict[str, Any]) -> None:
+    """UPDATE table SET status = target WHERE id = row_id AND status IN (the sources `transitions` allows), or
+    InvalidTransition naming why no row matched; `table` and the field names come from this module, never input."""
+    sources = sources_of(transitions, target)
+    assignments = "".join(f", {name} = ?" for name in fields)
+    cursor = await conn.execute(
+        f"UPDATE {table} SET status = ?{assignments} WHERE id = ? AND status IN ({_marks(sources)})",
+        (target, *fields.values(), row_id, *sources),
+    )
+    if cursor.rowcount == 1:
+        return
+    row = await _one(conn, f"SELECT status FROM {table} WHERE id = ?", (row_id,))
+    if row is None:
+        raise InvalidTransition(f"{what} {row_id} does not exist")
+    raise InvalidTransition(f"{what} {row_id} is {row[0]}; it cannot become {target}")
 
 
 async def _one(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -70,7 +118,7 @@ async def set_meta_default(conn: aiosqlite.Connection, key: str, value: str) -> 
 # --- events -----------------------------------------------------------------------------------------------
 
 async def insert_event(
-    conn: aiosqlite.Connection, at: str, kind: str, *, run_id: int | None = None, attempt: int | None = None,
+    conn: aiosqlite.Connection, at: str, kind: EventKind, *, run_id: int | None = None, attempt: int | None = None,
     old_status: str | None = None, new_status: str | None = None, actor: str | None = None,
     detail: str | None = None, reason: str | None = None,
 ) -> None:
@@ -141,13 +189,13 @@ async def ensure_nodes(conn: aiosqlite.Connection, names: Iterable[str], at: str
     )
 
 
-async def node_states(conn: aiosqlite.Connection) -> list[NodeState]:
-    return [NodeState.from_row(row) for row in await _all(conn, "SELECT * FROM nodes ORDER BY name")]
+async def node_states(conn: aiosqlite.Connection) -> list[NodeRecord]:
+    return [NodeRecord.from_row(row) for row in await _all(conn, "SELECT * FROM nodes ORDER BY name")]
 
 
-async def node_state(conn: aiosqlite.Connection, name: str) -> NodeState | None:
+async def node_state(conn: aiosqlite.Connection, name: str) -> NodeRecord | None:
     row = await _one(conn, "SELECT * FROM nodes WHERE name = ?", (name,))
-    return NodeState.from_row(row) if row is not None else None
+    return NodeRecord.from_row(row) if row is not None else None
 
 
 async def set_node_drained(
@@ -167,12 +215,12 @@ async def set_node_health(
     """Record a node's connection state; down_since keeps the first moment of an outage."""
     await conn.execute(
         "INSERT INTO nodes (name, state, last_error, last_seen_at, down_since, updated_at)"
-        " VALUES (?1, ?2, ?3, CASE WHEN ?2 = 'up' THEN ?4 END, CASE WHEN ?2 != 'up' THEN ?4 END, ?4)"
+        " VALUES (?1, ?2, ?3, CASE WHEN ?2 = ?5 THEN ?4 END, CASE WHEN ?2 != ?5 THEN ?4 END, ?4)"
         " ON CONFLICT(name) DO UPDATE SET state = ?2, last_error = ?3,"
-        " last_seen_at = CASE WHEN ?2 = 'up' THEN ?4 ELSE last_seen_at END,"
-        " down_since = CASE WHEN ?2 = 'up' THEN NULL ELSE coalesce(down_since, ?4) END,"
+        " last_seen_at = CASE WHEN ?2 = ?5 THEN ?4 ELSE last_seen_at END,"
+        " down_since = CASE WHEN ?2 = ?5 THEN NULL ELSE coalesce(down_since, ?4) END,"
         " updated_at = ?4",
-        (name, state, error, at),
+        (name, state, error, at, NodeState.UP),
     )
 
 
@@ -233,7 +281,7 @@ async def find_run_by_key(conn: aiosqlite.Connection, key: str) -> int | None:
 
 
 async def insert_runs(conn: aiosqlite.Connection, new_runs: Sequence[NewRun], at: str, actor: str) -> list[int]:
-    """Insert queued runs and their 'submitted' events in one batch; returns ids in order."""
+    """Insert queued runs and their `submitted` events in one batch; returns ids in order."""
     snapshots: dict[int, str] = {}  # a backfill's runs share one definition: serialise it once
 
     def snapshot(definition: dict[str, Any]) -> str:
@@ -246,8 +294,8 @@ async def insert_runs(conn: aiosqlite.Connection, new_runs: Sequence[NewRun], at
     await conn.executemany(
         "INSERT INTO runs (job, status, queue, priority, params, partition_key, definition, idempotency_key,"
         " backfill_id, backfill_seq, schedule_tick, created_at, updated_at)"
-        " VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(new.job, new.queue, new.priority, json.dumps(new.params, sort_keys=True), new.partition,
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(new.job, RunStatus.QUEUED, new.queue, new.priority, json.dumps(new.params, sort_keys=True), new.partition,
           snapshot(new.definition), new.idempotency_key, new.backfill_id, new.backfill_seq, new.schedule_tick, at, at)
          for new in new_runs],
     )
@@ -255,8 +303,9 @@ async def insert_runs(conn: aiosqlite.Connection, new_runs: Sequence[NewRun], at
     ids = [row[0] for row in await _all(conn, "SELECT id FROM runs WHERE id > ? ORDER BY id", (newest[0],))]
     assert len(ids) == len(new_runs)
     await conn.executemany(
-        "INSERT INTO events (at, run_id, kind, new_status, actor, detail) VALUES (?, ?, 'submitted', 'queued', ?, ?)",
-        [(at, run_id, actor, _submit_detail(new)) for run_id, new in zip(ids, new_runs, strict=True)],
+        "INSERT INTO events (at, run_id, kind, new_status, actor, detail) VALUES (?, ?, ?, ?, ?, ?)",
+        [(at, run_id, EventKind.SUBMITTED, RunStatus.QUEUED, actor, _submit_detail(new))
+         for run_id, new in zip(ids, new_runs, strict=True)],
     )
     return ids
 
@@ -277,26 +326,23 @@ async def get_run(conn: aiosqlite.Connection, run_id: int) -> Run | None:
 async def get_runs(conn: aiosqlite.Connection, run_ids: Sequence[int]) -> list[Run]:
     if not run_ids:
         return []
-    marks = ",".join("?" * len(run_ids))
-    rows = await _all(conn, f"SELECT * FROM runs WHERE id IN ({marks}) ORDER BY id", list(run_ids))
+    rows = await _all(conn, f"SELECT * FROM runs WHERE id IN ({_marks(run_ids)}) ORDER BY id", list(run_ids))
     return [Run.from_row(row) for row in rows]
 
 
 async def transition_run(
-    conn: aiosqlite.Connection, run_id: int, target: RunStatus, at: str, *, kind: str, actor: str,
+    conn: aiosqlite.Connection, run_id: int, target: RunStatus, at: str, *, kind: EventKind, actor: str,
     detail: str | None = None, reason: str | None = None, on_attempt: int | None = None,
     expect: Iterable[RunStatus] | None = None, **fields: Any,
 ) -> RunStatus:
     """Guarded status change plus its event, in the caller's transaction. Returns the old status."""
-    unknown = set(fields) - RUN_FIELDS
-    if unknown:
-        raise ValueError(f"not a run field: {sorted(unknown)}")
+    _check_fields(fields, RUN_FIELDS, "run")
     row = await _one(conn, "SELECT status FROM runs WHERE id = ?", (run_id,))
     if row is None:
         raise InvalidTransition(f"run {run_id} does not exist")
     old = RunStatus(row[0])
     allowed = set(expect) if expect is not None else None
-    if not is_allowed(old, target) or (allowed is not None and old not in allowed):
+    if (old, target) not in TRANSITIONS or (allowed is not None and old not in allowed):
         raise InvalidTransition(f"run {run_id} is {old.value}; it cannot become {target.value}")
     assignments = "".join(f", {name} = ?" for name in fields)
     cursor = await conn.execute(
@@ -311,17 +357,16 @@ async def transition_run(
 
 
 async def update_run_fields(conn: aiosqlite.Connection, run_id: int, at: str, **fields: Any) -> None:
-    unknown = set(fields) - RUN_FIELDS
-    if unknown:
-        raise ValueError(f"not a run field: {sorted(unknown)}")
+    _check_fields(fields, RUN_FIELDS, "run")
     assignments = ", ".join(f"{name} = ?" for name in fields)
     await conn.execute(f"UPDATE runs SET {assignments}, updated_at = ? WHERE id = ?", (*fields.values(), at, run_id))
 
 
 def _filter_sql(run_filter: RunFilter) -> tuple[str, list[Any]]:
-    clauses, params = ["1 = 1"], []
+    clauses: list[str] = ["1 = 1"]
+    params: list[Any] = []
     if run_filter.statuses:
-        clauses.append(f"status IN ({','.join('?' * len(run_filter.statuses))})")
+        clauses.append(f"status IN ({_marks(run_filter.statuses)})")
         params.extend(run_filter.statuses)
     for column, value in (("job", run_filter.job), ("queue", run_filter.queue), ("node", run_filter.node),
                           ("backfill_id", run_filter.backfill_id)):
@@ -402,11 +447,11 @@ async def queued_candidates(
         sql += f" AND {_PLACEABLE}"
         params.append(json.dumps([list(labels) for labels in node_labels]))
     if held_backfills:
-        sql += f" AND (backfill_id IS NULL OR backfill_id NOT IN ({','.join('?' * len(held_backfills))}))"
+        sql += f" AND (backfill_id IS NULL OR backfill_id NOT IN ({_marks(held_backfills)}))"
         params.extend(held_backfills)
     if canary_backfills:
         sql += (f" AND NOT (attempt = 0 AND backfill_id IS NOT NULL"
-                f" AND backfill_id IN ({','.join('?' * len(canary_backfills))}))")
+                f" AND backfill_id IN ({_marks(canary_backfills)}))")
         params.extend(canary_backfills)
     if after is not None:
         sql += " AND (priority < ? OR (priority = ? AND id > ?))"
@@ -425,7 +470,7 @@ async def upstream_statuses(conn: aiosqlite.Connection, run_ids: Sequence[int]) 
         rows = await _all(
             conn,
             f"SELECT runs.id, upstream.value, {_UPSTREAM_STATUS} FROM runs, json_each(runs.definition, '$.after')"
-            f" upstream WHERE runs.id IN ({','.join('?' * len(chunk))}) ORDER BY runs.id, upstream.key",
+            f" upstream WHERE runs.id IN ({_marks(chunk)}) ORDER BY runs.id, upstream.key",
             chunk,
         )
         found.extend((row[0], row[1], row[2]) for row in rows)
@@ -434,28 +479,33 @@ async def upstream_statuses(conn: aiosqlite.Connection, run_ids: Sequence[int]) 
 
 async def due_retries(conn: aiosqlite.Connection, now: str, limit: int = 1000) -> list[Run]:
     rows = await _all(
-        conn, "SELECT * FROM runs WHERE status = 'retry_wait' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-        (now, limit),
+        conn, "SELECT * FROM runs WHERE status = ? AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+        (RunStatus.RETRY_WAIT, now, limit),
     )
     return [Run.from_row(row) for row in rows]
 
 
 async def running_counts_by_queue(conn: aiosqlite.Connection) -> dict[str, int]:
-    rows = await _all(conn, "SELECT queue, count(*) FROM runs WHERE status = 'running' GROUP BY queue")
+    """Runs holding a slot, per queue (for its max_running)."""
+    rows = await _all(conn, f"SELECT queue, count(*) FROM runs WHERE status IN ({_marks(ACTIVE)}) GROUP BY queue",
+                      sorted(ACTIVE))
     return {row[0]: row[1] for row in rows}
 
 
 async def running_counts_by_backfill(conn: aiosqlite.Connection) -> dict[int, int]:
+    """Runs holding a slot, per backfill (for its max-parallel)."""
     rows = await _all(
         conn,
-        "SELECT backfill_id, count(*) FROM runs WHERE status = 'running' AND backfill_id IS NOT NULL"
+        f"SELECT backfill_id, count(*) FROM runs WHERE status IN ({_marks(ACTIVE)}) AND backfill_id IS NOT NULL"
         " GROUP BY backfill_id",
+        sorted(ACTIVE),
     )
     return {row[0]: row[1] for row in rows}
 
 
 async def runs_with_cancel_requested(conn: aiosqlite.Connection) -> list[Run]:
-    rows = await _all(conn, "SELECT * FROM runs WHERE cancel_requested IS NOT NULL AND status = 'running'")
+    rows = await _all(conn, "SELECT * FROM runs WHERE cancel_requested IS NOT NULL AND status = ?",
+                      (RunStatus.RUNNING,))
     return [Run.from_row(row) for row in rows]
 
 
@@ -466,11 +516,10 @@ async def latest_runs_for_partitions(
     latest: dict[str, Run] = {}
     for start in range(0, len(partitions), 500):
         chunk = list(partitions[start:start + 500])
-        marks = ",".join("?" * len(chunk))
         rows = await _all(
             conn,
             f"SELECT r.* FROM runs r JOIN (SELECT partition_key, max(id) AS id FROM runs WHERE job = ?"
-            f" AND partition_key IN ({marks}) GROUP BY partition_key) newest ON r.id = newest.id",
+            f" AND partition_key IN ({_marks(chunk)}) GROUP BY partition_key) newest ON r.id = newest.id",
             [job, *chunk],
         )
         for row in rows:
@@ -488,17 +537,23 @@ async def insert_attempt(
 ) -> int:
     cursor = await conn.execute(
         "INSERT INTO attempts (run_id, number, node, status, remote_dir, checkpoint_in, started_at, lost_after)"
-        " VALUES (?, ?, ?, 'starting', ?, ?, ?, ?)",
-        (run_id, number, node, remote_dir, checkpoint_in, at, lost_after),
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (run_id, number, node, AttemptStatus.STARTING, remote_dir, checkpoint_in, at, lost_after),
     )
     assert cursor.lastrowid is not None
     return cursor.lastrowid
 
 
+async def transition_attempt(conn: aiosqlite.Connection, attempt_id: int, target: AttemptStatus,
+                             **fields: Any) -> None:
+    """Guarded status change of an attempt (ATTEMPT_TRANSITIONS), with other fields, in the caller's transaction."""
+    _check_fields(fields, ATTEMPT_FIELDS, "attempt")
+    await _guarded_update(conn, "attempts", "attempt", attempt_id, target, ATTEMPT_TRANSITIONS, fields)
+
+
 async def update_attempt(conn: aiosqlite.Connection, attempt_id: int, **fields: Any) -> None:
-    unknown = set(fields) - ATTEMPT_FIELDS
-    if unknown:
-        raise ValueError(f"not an attempt field: {sorted(unknown)}")
+    """Fields other than the status (offsets, pid, kill, progress, cleanup...)."""
+    _check_fields(fields, ATTEMPT_FIELDS, "attempt")
     assignments = ", ".join(f"{name} = ?" for name in fields)
     await conn.execute(f"UPDATE attempts SET {assignments} WHERE id = ?", (*fields.values(), attempt_id))
 
@@ -519,7 +574,8 @@ async def attempt_of_run(conn: aiosqlite.Connection, run_id: int, number: int) -
 
 
 async def active_attempts(conn: aiosqlite.Connection) -> list[Attempt]:
-    rows = await _all(conn, "SELECT * FROM attempts WHERE status IN ('starting', 'running') ORDER BY id")
+    rows = await _all(conn, f"SELECT * FROM attempts WHERE status IN ({_marks(ATTEMPT_ACTIVE)}) ORDER BY id",
+                      sorted(ATTEMPT_ACTIVE))
     return [Attempt.from_row(row) for row in rows]
 
 
@@ -527,9 +583,10 @@ async def unfenced_lost_attempts(conn: aiosqlite.Connection, nodes: Sequence[str
     """Attempts given up when their node's lease ran out, on these nodes, not yet killed there."""
     if not nodes:
         return []
-    rows = await _all(conn, "SELECT * FROM attempts WHERE status = 'lost' AND reason = 'node_lost' AND cleaned = 0"
-                            " AND coalesce(kill_reason, '') != 'fenced'"
-                            f" AND node IN ({','.join('?' * len(nodes))}) ORDER BY id LIMIT 500", list(nodes))
+    rows = await _all(conn, "SELECT * FROM attempts WHERE status = ? AND reason = ? AND cleaned = 0"
+                            " AND coalesce(kill_reason, '') != ?"
+                            f" AND node IN ({_marks(nodes)}) ORDER BY id LIMIT 500",
+                      (AttemptStatus.LOST, EndReason.NODE_LOST, KillReason.FENCED, *nodes))
     return [Attempt.from_row(row) for row in rows]
 
 
@@ -539,14 +596,16 @@ async def attempts_to_clean(conn: aiosqlite.Connection, ended_before: str, nodes
     left out by the caller, so their backlog never starves the others)."""
     if not nodes:
         return []
+    # Lost attempts given up with their node are cleaned only once fenced: their job may still run there.
+    held = sorted(ATTEMPT_ACTIVE | {AttemptStatus.LOST})
     rows = await _all(
         conn,
         "SELECT * FROM attempts WHERE cleaned = 0 AND ended_at < ?"
-        f" AND node IN ({','.join('?' * len(nodes))})"
-        " AND (status NOT IN ('starting', 'running', 'lost')"
-        " OR (status = 'lost' AND (kill_reason = 'fenced' OR reason != 'node_lost')))"
+        f" AND node IN ({_marks(nodes)})"
+        f" AND (status NOT IN ({_marks(held)})"
+        " OR (status = ? AND (kill_reason = ? OR reason != ?)))"
         " ORDER BY id LIMIT ?",
-        (ended_before, *nodes, limit),
+        (ended_before, *nodes, *held, AttemptStatus.LOST, KillReason.FENCED, EndReason.NODE_LOST, limit),
     )
     return [Attempt.from_row(row) for row in rows]
 
@@ -554,10 +613,10 @@ async def attempts_to_clean(conn: aiosqlite.Connection, ended_before: str, nodes
 async def last_attempts(conn: aiosqlite.Connection, run_ids: Sequence[int]) -> dict[int, Attempt]:
     if not run_ids:
         return {}
-    marks = ",".join("?" * len(run_ids))
     rows = await _all(
         conn,
-        f"SELECT a.* FROM attempts a JOIN runs r ON r.id = a.run_id AND a.number = r.attempt WHERE r.id IN ({marks})",
+        "SELECT a.* FROM attempts a JOIN runs r ON r.id = a.run_id AND a.number = r.attempt"
+        f" WHERE r.id IN ({_marks(run_ids)})",
         list(run_ids),
     )
     return {row["run_id"]: Attempt.from_row(row) for row in rows}
@@ -622,17 +681,25 @@ async def list_backfills(conn: aiosqlite.Connection, limit: int = 200) -> list[B
 
 
 async def active_backfills(conn: aiosqlite.Connection) -> list[Backfill]:
-    rows = await _all(conn, "SELECT * FROM backfills WHERE status IN ('active', 'paused')")
+    rows = await _all(conn, f"SELECT * FROM backfills WHERE status IN ({_marks(BACKFILL_OPEN)})",
+                      sorted(BACKFILL_OPEN))
     return [Backfill.from_row(row) for row in rows]
 
 
+async def transition_backfill(conn: aiosqlite.Connection, backfill_id: int, target: BackfillStatus, at: str,
+                              **fields: Any) -> None:
+    """Guarded status change of a backfill (BACKFILL_TRANSITIONS), with other fields, in the caller's transaction."""
+    _check_fields(fields, BACKFILL_FIELDS, "backfill")
+    await _guarded_update(conn, "backfills", "backfill", backfill_id, target, BACKFILL_TRANSITIONS,
+                          {**fields, "updated_at": at})
+
+
 async def update_backfill(conn: aiosqlite.Connection, backfill_id: int, at: str, **fields: Any) -> None:
-    allowed = {"status", "max_parallel", "canary_released"}
-    if set(fields) - allowed:
-        raise ValueError(f"not a backfill field: {sorted(set(fields) - allowed)}")
-    assignments = ", ".join(f"{name} = ?" for name in fields)
+    """Fields other than the status (max-parallel, canary release); always marks the backfill updated."""
+    _check_fields(fields, BACKFILL_FIELDS, "backfill")
+    assignments = "".join(f"{name} = ?, " for name in fields)
     await conn.execute(
-        f"UPDATE backfills SET {assignments}, updated_at = ? WHERE id = ?", (*fields.values(), at, backfill_id)
+        f"UPDATE backfills SET {assignments}updated_at = ? WHERE id = ?", (*fields.values(), at, backfill_id)
     )
 
 
@@ -667,7 +734,8 @@ async def set_schedule_last_tick(conn: aiosqlite.Connection, job: str, tick: str
 
 
 async def used_slots_by_node(conn: aiosqlite.Connection) -> dict[str, int]:
-    rows = await _all(conn, "SELECT node, count(*) FROM attempts WHERE status IN ('starting', 'running') GROUP BY node")
+    rows = await _all(conn, f"SELECT node, count(*) FROM attempts WHERE status IN ({_marks(ATTEMPT_ACTIVE)})"
+                            " GROUP BY node", sorted(ATTEMPT_ACTIVE))
     return {row[0]: row[1] for row in rows}
 
 
@@ -687,7 +755,7 @@ async def backfill_started_counts(conn: aiosqlite.Connection, backfill_ids: Sequ
 
 async def next_retry_at(conn: aiosqlite.Connection) -> str | None:
     """When the earliest run waiting out its backoff is due, or None when none waits."""
-    row = await _one(conn, "SELECT min(next_attempt_at) FROM runs WHERE status = 'retry_wait'")
+    row = await _one(conn, "SELECT min(next_attempt_at) FROM runs WHERE status = ?", (RunStatus.RETRY_WAIT,))
     return row[0] if row else None
 
 
@@ -704,7 +772,7 @@ async def node_configs(conn: aiosqlite.Connection, names: Sequence[str]) -> dict
     """The settings last recorded for these nodes (None when never recorded)."""
     if not names:
         return {}
-    rows = await _all(conn, f"SELECT name, config FROM nodes WHERE name IN ({','.join('?' * len(names))})",
+    rows = await _all(conn, f"SELECT name, config FROM nodes WHERE name IN ({_marks(names)})",
                       list(names))
     found = {row[0]: row[1] for row in rows}
     return {name: found.get(name) for name in names}

@@ -13,7 +13,7 @@ from scheduler.errors import NotFound
 from scheduler.models import Backfill
 from scheduler.states import RunStatus
 
-from ..format import STATUS_GLYPHS, backfill_progress, run_why, status_style
+from ..format import BACKFILL_STYLES, STATUS_GLYPHS, backfill_progress, run_why, status_style
 from ..messages import BackfillDetailLoaded
 from ..shield import QUERY_ERRORS, shielded
 from ..widgets.banner import SchedulerBanner
@@ -119,8 +119,7 @@ def _summary(backfill: Backfill, counts: dict[str, int]) -> Text:
     text = Text()
     text.append(f"backfill {backfill.id} ", style="bold")
     text.append(f"{backfill.job}  ", style="bold")
-    # vocab: backfill states are not yet defined once in scheduler/.
-    text.append(backfill.status.upper(), style={"active": "cyan", "paused": "yellow"}.get(backfill.status, "dim"))
+    text.append(backfill.status.upper(), style=BACKFILL_STYLES.get(backfill.status, "dim"))
     span = backfill.range_from or ""
     if backfill.range_to and backfill.range_to != backfill.range_from:
         span += f" … {backfill.range_to}"

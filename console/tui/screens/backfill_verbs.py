@@ -7,7 +7,7 @@ from collections.abc import Awaitable
 from textual.binding import Binding
 
 from scheduler.models import Backfill
-from scheduler.states import TERMINAL, RunStatus
+from scheduler.states import TERMINAL, BackfillStatus, RunStatus
 
 from ..format import WAITING, count_of
 from .base import SluiceScreen
@@ -32,7 +32,7 @@ class BackfillVerbs(SluiceScreen):
         if target is None:
             return
         backfill, counts = target
-        if backfill.status == "paused":  # vocab: backfill states
+        if backfill.status == BackfillStatus.PAUSED:
             self.sluice.do_action(lambda: self._do(self.engine.resume_backfill(backfill.id),
                                                     f"backfill {backfill.id} resumed"))
             return

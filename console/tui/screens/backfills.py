@@ -9,9 +9,9 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
 from scheduler.models import Backfill
-from scheduler.states import RunStatus
+from scheduler.states import BackfillStatus, RunStatus
 
-from ..format import DEAD_LETTERS, backfill_progress, count_of, short_time, status_style
+from ..format import BACKFILL_STYLES, DEAD_LETTERS, backfill_progress, count_of, short_time, status_style
 from ..messages import BackfillsLoaded
 from ..shield import QUERY_ERRORS, shielded
 from ..widgets.banner import SchedulerBanner
@@ -82,7 +82,7 @@ class BackfillsScreen(BackfillVerbs):
                 str(count_of(counts, DEAD_LETTERS)), str(backfill.max_parallel or "-"), span,
                 backfill.created_by, short_time(backfill.created_at))
         sync_rows(self.query_one(DataTable), rows)
-        active = sum(1 for backfill in message.backfills if backfill.status == "active")  # vocab: backfill states
+        active = sum(1 for backfill in message.backfills if backfill.status == BackfillStatus.ACTIVE)
         text = f"{len(message.backfills)} backfills, {active} active" if message.backfills else \
             "No backfills yet: press n to plan one."
         update_static(self.query_one("#backfills-status", Static), text)
@@ -106,6 +106,5 @@ class BackfillsScreen(BackfillVerbs):
 
 
 def _status(status: str) -> Text:
-    # vocab: backfill states are not yet defined once in scheduler/.
-    style = {"active": "cyan", "paused": "yellow", "cancelled": "bright_black", "done": "green"}.get(status, "")
+    style = BACKFILL_STYLES.get(status, "")
     return Text(status, style=style or status_style(status))

@@ -11,9 +11,9 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
 from scheduler.engine import NodeView
-from scheduler.states import RunStatus
+from scheduler.states import NodeState, RunStatus
 
-from ..format import DEAD_LETTERS, STATUS_STYLES, count_of
+from ..format import DEAD_LETTERS, NODE_STYLES, STATUS_STYLES, count_of
 from ..messages import OverviewLoaded
 from ..shield import QUERY_ERRORS, shielded
 from ..slis import BUCKETS, service_levels, sparkline
@@ -144,7 +144,7 @@ class OverviewScreen(SluiceScreen):
             self.notify("select a node first (tab to the nodes table)", severity="warning")
             return
         node = next(node for node in self.loaded.nodes if node.config.name == name)
-        if node.status in ("drained", "quarantined"):  # undrain also lifts a quarantine; vocab: node states
+        if node.status in (NodeState.DRAINED, NodeState.QUARANTINED):  # undrain also lifts a quarantine
             self.sluice.do_action(lambda: self._set_drained(name, False))
             return
         self.sluice.confirm(f"Drain node {name}?\n\nNo new run starts on it; its {node.slots_used} running "
@@ -162,9 +162,7 @@ class OverviewScreen(SluiceScreen):
 
 
 def _node_style(status: str) -> str:
-    # vocab: node states (NodeView.status) are not yet defined once in scheduler/.
-    return {"up": "green", "down": "bold red", "refused": "bold red", "drained": "yellow",
-            "quarantined": "bold magenta"}.get(status, "dim")
+    return NODE_STYLES.get(status, "dim")
 
 
 def _node_note(node: NodeView) -> str:

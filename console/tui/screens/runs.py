@@ -42,8 +42,9 @@ class RunsScreen(RunVerbs):
     RunsScreen #filter.-shown { display: block; }
     """
 
-    def __init__(self, run_filter: RunFilter | None = None, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, run_filter: RunFilter | None = None, *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
         self._initial_filter = run_filter or RunFilter()
         self._debounce: Timer | None = None
 
