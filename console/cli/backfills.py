@@ -10,6 +10,7 @@ from typing import Any
 from scheduler.backfills import BackfillPlan
 from scheduler.engine import Engine
 from scheduler.jobspec import parse_param_args
+from scheduler.states import RunStatus
 
 from .output import BackfillDetailOut, BackfillOut, PartitionOut
 from .results import report_actions
@@ -104,8 +105,8 @@ async def backfills(engine: Engine, args: argparse.Namespace) -> int:
         return 0
     rows = [[str(b.id), b.job, b.status, f"{b.range_from}..{b.range_to}" if b.range_from else "listed values",
              str(b.planned),
-             str(counts[b.id].get("succeeded", 0)), str(counts[b.id].get("running", 0)),
-             str(counts[b.id].get("failed", 0)), str(b.max_parallel or "-"), b.created_by] for b in found]
+             str(counts[b.id].get(RunStatus.SUCCEEDED, 0)), str(counts[b.id].get(RunStatus.RUNNING, 0)),
+             str(counts[b.id].get(RunStatus.FAILED, 0)), str(b.max_parallel or "-"), b.created_by] for b in found]
     print_table(["ID", "JOB", "STATUS", "RANGE", "RUNS", "OK", "RUNNING", "FAILED", "MAXPAR", "BY"], rows)
     return 0
 

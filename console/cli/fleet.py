@@ -6,10 +6,14 @@ import argparse
 import sys
 
 from scheduler.engine import Engine, NodeView
+from scheduler.states import RunStatus
 
 from .output import EventOut, NodeOut, QueueOut
 from .results import print_json
 from .tables import print_table
+
+#: The per-status run counts `sluice queues` shows, in its column order.
+QUEUE_COLUMNS = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.FAILED, RunStatus.SUCCEEDED)
 
 
 async def jobs(engine: Engine, args: argparse.Namespace) -> int:
@@ -59,8 +63,7 @@ async def queues(engine: Engine, args: argparse.Namespace) -> int:
         print_json({"queues": [QueueOut.of(queue).model_dump() for queue in found]})
         return 0
     rows = [[queue.name, str(queue.priority), str(queue.max_running or "-"), "paused" if queue.paused else "",
-             str(queue.counts.get("queued", 0)), str(queue.counts.get("running", 0)),
-             str(queue.counts.get("failed", 0)), str(queue.counts.get("succeeded", 0))] for queue in found]
+             *(str(queue.counts.get(status, 0)) for status in QUEUE_COLUMNS)] for queue in found]
     print_table(["QUEUE", "PRIO", "MAX", "PAUSED", "QUEUED", "RUNNING", "FAILED", "SUCCEEDED"], rows)
     return 0
 

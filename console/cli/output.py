@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 from scheduler.engine import NodeView, RunDetail
 from scheduler.models import Attempt, Backfill, Checkpoint, Event, QueueState, Run
+from scheduler.states import UNREACHABLE
 
 
 class Out(BaseModel):
@@ -150,7 +151,7 @@ class NodeOut(Out):
                    last_error=state.last_error if state else None,
                    probe_error=state.probe_error if state else None,
                    last_seen_at=state.last_seen_at if state else None,
-                   down_since=state.down_since if state and view.status in ("down", "refused") else None,
+                   down_since=state.down_since if state and view.status in UNREACHABLE else None,
                    running=view.running)
 
 
