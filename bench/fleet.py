@@ -13,7 +13,7 @@ import common  # noqa: F401  (puts the repo and tests/ on sys.path)
 
 from console.demo.localnode import LocalFleet, node_toml_table
 
-KINDS = {"local": "in-process asyncssh nodes (scheduler/localnode.py)", "sshd": "real OpenSSH sshd on loopback"}
+KINDS = {"local": "in-process asyncssh nodes (console/demo/localnode.py)", "sshd": "real OpenSSH sshd on loopback"}
 
 #: Set (to anything) to run the sshd fleet with the account's own shell start-up instead of a plain one.
 ACCOUNT_SHELL_ENV = "SLUICE_BENCH_ACCOUNT_SHELL"

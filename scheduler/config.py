@@ -263,8 +263,9 @@ class JobDefinition(Frozen):
 
         try:
             validate_timezone(name)
-        except UsageError as exc:
-            raise ValueError(str(exc)) from None
+        except UsageError:
+            # The error names the field already (`timezone: ...`): the same words as before the checks merged.
+            raise ValueError(f"{name!r} is not a known time zone (e.g. \"UTC\", \"Europe/Paris\")") from None
         return name
 
     @model_validator(mode="after")

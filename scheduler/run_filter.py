@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .states import DEAD_LETTERS, ENDED, WAITING, RunStatus
+from .states import DEAD_LETTERS, ENDED, WAITING, RunStatus, ordered
 
 
 @dataclass(frozen=True)
@@ -25,13 +25,9 @@ class RunFilter:
 
 
 
-def _in_order(group: frozenset[RunStatus]) -> tuple[RunStatus, ...]:
-    return tuple(status for status in RunStatus if status in group)
-
-
 #: The status groups an operator can type in place of a status, in the order of RunStatus.
 STATUS_GROUPS: Mapping[str, tuple[RunStatus, ...]] = {
-    "dead": _in_order(DEAD_LETTERS), "waiting": _in_order(WAITING), "ended": _in_order(ENDED)}
+    "dead": ordered(DEAD_LETTERS), "waiting": ordered(WAITING), "ended": ordered(ENDED)}
 STATUS_WORDS: frozenset[str] = frozenset({status.value for status in RunStatus} | set(STATUS_GROUPS))
 #: Keys of `key=value` words; `bf` is short for `backfill`.
 FILTER_KEYS: frozenset[str] = frozenset({"status", "job", "queue", "node", "backfill", "bf"})

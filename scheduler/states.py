@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import TypeVar
 
+E = TypeVar("E", bound=StrEnum)
+
 
 class RunStatus(StrEnum):
     #: Waiting for a slot (or held by a queue, backfill or upstream dependency).
@@ -200,6 +202,16 @@ class EventKind(StrEnum):
 # --- named groups ------------------------------------------------------------------------------------------
 
 S = RunStatus
+
+
+def ordered(group: frozenset[E]) -> tuple[E, ...]:
+    """A group's members in the order their enum lists them: SQL and screens read the same on every run
+    (a frozenset of strings iterates in an order that changes with each process's hash seed)."""
+    if not group:
+        return ()
+    kind = type(next(iter(group)))
+    return tuple(member for member in kind if member in group)
+
 
 #: A run in one of these has ended; only an operator retry moves it again.
 ENDED: frozenset[RunStatus] = frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED, S.TIMED_OUT})

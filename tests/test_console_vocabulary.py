@@ -9,7 +9,7 @@ from console.tui.format import STATUS_GLYPHS, STATUS_STYLES, status_style
 from console.tui.screens.backfill_detail import LEGEND
 from console.tui.screens.run_detail import ENDED_ATTEMPT, RunDetailScreen
 from console.tui.widgets.log_view import LogView
-from scheduler.states import ATTEMPT_ENDED, AttemptStatus, EndReason, RunStatus
+from scheduler.states import ATTEMPT_ENDED, AttemptStatus, EndReason, EventKind, RunStatus
 from scheduler.store import queries as q
 
 pytest_plugins = ("test_console_support",)
@@ -36,9 +36,9 @@ async def test_a_preempted_attempts_log_shows_its_end(engine):
     attempt_id = await start(engine, run_id)
     engine.logs.append(run_id, 1, "stdout", 0, b"chunk 1\nchunk 2\n")
     async with engine.db.write() as conn:
-        await q.update_attempt(conn, attempt_id, status=AttemptStatus.PREEMPTED.value,
-                               reason=EndReason.PREEMPTED.value, ended_at=at(5))
-        await q.transition_run(conn, run_id, RunStatus.QUEUED, at(5), kind="preempted", actor="scheduler")
+        await q.transition_attempt(conn, attempt_id, AttemptStatus.PREEMPTED, reason=EndReason.PREEMPTED.value,
+                                   ended_at=at(5))
+        await q.transition_run(conn, run_id, RunStatus.QUEUED, at(5), kind=EventKind.ATTEMPT_ENDED, actor="scheduler")
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -14,6 +14,7 @@ from console.demo.localnode import LocalFleet
 from scheduler.config import NodeConfig, load_nodes
 from scheduler.engine import Engine
 from scheduler.planner import plan_dispatch
+from scheduler.run_filter import RunFilter
 from scheduler.states import RunStatus
 from scheduler.store import Database
 from scheduler.store import queries as q
@@ -114,7 +115,7 @@ async def test_a_downstream_run_is_planned_once_its_upstream_partition_succeeded
     ready = blocked[24 * 59]  # 2026-03-01T00, 31 + 28 days in
     assert (await store.engine.run(ready)).partition == "2026-03-01T00"
     assert [run_id for run_id, _ in await store.plan()] == [ready, retried, queued]
-    reasons = await store.engine.wait_reasons(await store.engine.runs(q.RunFilter(job="down"), limit=3_024))
+    reasons = await store.engine.wait_reasons(await store.engine.runs(RunFilter(job="down"), limit=3_024))
     assert reasons[blocked[24 * 59 + 1]] == "waiting for upstream up partition 2026-03-01T01, which is queued"
     assert reasons[blocked[0]] == "waiting for upstream up partition 2026-01-01T00, which has no run yet"
     assert reasons[ready] == "ready, but no scheduler is running for this home (start one: sluice scheduler)"
@@ -161,7 +162,7 @@ async def test_a_dispatch_pass_costs_the_same_few_queries_whatever_the_queue_hol
 
 async def test_explaining_thousands_of_upstream_waits_costs_a_few_queries(store: Store) -> None:
     blocked = await store.backfill("down", FIRST_HOUR, LAST_HOUR)
-    runs = await store.engine.runs(q.RunFilter(job="down"), limit=3_024)
+    runs = await store.engine.runs(RunFilter(job="down"), limit=3_024)
     async with StatementCounter(store.engine.db) as counter:
         reasons = await store.engine.wait_reasons(runs)
     assert len(reasons) == len(blocked)

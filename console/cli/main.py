@@ -8,7 +8,7 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping
 
 from scheduler.engine import Engine
-from scheduler.errors import SluiceError
+from scheduler.errors import SluiceError, UsageError
 from scheduler.home import Home
 
 from . import backfills as commands_backfill
@@ -47,6 +47,8 @@ async def _with_engine(args: argparse.Namespace) -> int:
 def dispatch(args: argparse.Namespace, frontends: Mapping[str, Frontend]) -> int:
     if args.command in frontends:
         return frontends[args.command](args)
+    if args.command not in HANDLERS and args.command not in ("init", "scheduler"):
+        raise UsageError(f"`sluice {args.command}` is served by console.main, not by the CLI package alone")
     if args.command == "init":
         from .init import init_home
 

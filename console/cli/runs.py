@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 from scheduler.engine import Engine
 from scheduler.errors import UsageError
 from scheduler.jobspec import parse_param_args
-from scheduler.run_filter import FilterError, RunFilter, parse_run_filter, statuses_of
-from scheduler.states import TERMINAL, RunStatus
+from scheduler.run_filter import STATUS_GROUPS, FilterError, RunFilter, parse_run_filter, statuses_of
+from scheduler.states import ENDED, RunStatus
 
 from .output import RunDetailOut, RunOut
 from .results import print_json, report_actions
@@ -76,13 +76,21 @@ def _filter(args: argparse.Namespace) -> RunFilter:
     """The positional filter words and the flags, as one filter; a field given both ways must agree."""
     try:
         words = parse_run_filter(" ".join(args.filter))
-        flag_statuses = [status for word in args.status for status in statuses_of(word)]
     except FilterError as exc:
         raise UsageError(f"runs: {exc}") from None
+    flag_statuses = [status for word in args.status for status in _flag_statuses(word)]
     return replace(words, statuses=tuple(dict.fromkeys([*words.statuses, *flag_statuses])),
                    job=_agreed("job", args.job, words.job), queue=_agreed("queue", args.queue, words.queue),
                    node=_agreed("node", args.node, words.node),
                    backfill_id=_agreed("backfill", args.backfill, words.backfill_id))
+
+
+def _flag_statuses(word: str) -> tuple[str, ...]:
+    try:
+        return statuses_of(word)
+    except FilterError:
+        raise UsageError(f"--status {word!r}: expected one of {', '.join(s.value for s in RunStatus)} "
+                         f"or a group ({', '.join(STATUS_GROUPS)})") from None
 
 
 def _agreed(option: str, flag: T | None, word: T | None) -> T | None:
@@ -166,7 +174,7 @@ async def wait(engine: Engine, args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.timeout if args.timeout is not None else None
     while True:
         found = {run_id: await engine.run(run_id) for run_id in args.runs}
-        if all(run.status in TERMINAL for run in found.values()):
+        if all(run.status in ENDED for run in found.values()):
             ok = all(run.status == RunStatus.SUCCEEDED for run in found.values())
             if args.json:
                 print_json({"runs": [RunOut.of(run).model_dump() for run in found.values()], "all_succeeded": ok})
@@ -178,7 +186,7 @@ async def wait(engine: Engine, args: argparse.Namespace) -> int:
             if args.json:
                 print_json({"runs": [RunOut.of(run).model_dump() for run in found.values()], "timed_out": True})
             else:
-                pending = [str(run.id) for run in found.values() if run.status not in TERMINAL]
+                pending = [str(run.id) for run in found.values() if run.status not in ENDED]
                 print(f"sluice: timed out waiting for {', '.join(pending)}", file=sys.stderr)
             return 3
         await asyncio.sleep(0.2)

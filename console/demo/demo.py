@@ -19,7 +19,7 @@ from scheduler.home import Home, private_dir, write_private
 from scheduler.process.loop import Scheduler
 from scheduler.process.settings import SchedulerSettings
 from scheduler.ssh.executor import SshExecutor
-from scheduler.states import TERMINAL, RunStatus
+from scheduler.states import ENDED, RunStatus
 
 from ..samples import sample_jobs_dir
 
@@ -98,7 +98,7 @@ async def _follow(world: DemoWorld, run_ids: list[int]) -> bool:
                           f"{event.new_status:<10} {event.detail or ''}")
                 last_event = max(last_event, event.id)
             runs = [await engine.run(run_id) for run_id in run_ids]
-            if all(run.status in TERMINAL for run in runs):
+            if all(run.status in ENDED for run in runs):
                 break
             await asyncio.sleep(0.5)
         print()

@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from scheduler import states
 from scheduler.models import Attempt, Run, from_iso
 from scheduler.states import (
     ATTEMPT_ENDED,
-    TERMINAL,
+    ENDED,
     AttemptStatus,
     BackfillStatus,
     EndReason,
     KillReason,
     NodeState,
     RunStatus,
+    ordered,
 )
+from scheduler.states import DEAD_LETTERS as DEAD_LETTER_SET
+from scheduler.states import WAITING as WAITING_SET
 
 #: Rich styles per run or attempt status (the two share running, succeeded, failed, cancelled and timed_out);
 #: named ANSI colours so 256-colour terminals and tmux render them.
@@ -46,8 +48,8 @@ STATUS_GLYPHS: dict[str, str] = {
 }
 
 #: The groups of scheduler.states in the order of RunStatus, so filters and counts read the same every time.
-DEAD_LETTERS: tuple[RunStatus, ...] = tuple(status for status in RunStatus if status in states.DEAD_LETTERS)
-WAITING: tuple[RunStatus, ...] = tuple(status for status in RunStatus if status in states.WAITING)
+DEAD_LETTERS: tuple[RunStatus, ...] = ordered(DEAD_LETTER_SET)
+WAITING: tuple[RunStatus, ...] = ordered(WAITING_SET)
 
 #: Colours of backfill and node states.
 BACKFILL_STYLES: dict[str, str] = {BackfillStatus.ACTIVE: "cyan", BackfillStatus.PAUSED: "yellow",
@@ -173,7 +175,7 @@ def backfill_progress(counts: dict[str, int], planned: int) -> tuple[float | Non
     failed = count_of(counts, DEAD_LETTERS)
     cancelled = counts.get(RunStatus.CANCELLED, 0)
     total = planned or sum(counts.values())
-    fraction = count_of(counts, TERMINAL) / total if total else None
+    fraction = count_of(counts, ENDED) / total if total else None
     parts = [f"{done}/{total} done"]
     if counts.get(RunStatus.RUNNING):
         parts.append(f"{counts[RunStatus.RUNNING]} running")

@@ -6,12 +6,12 @@ from datetime import datetime, timedelta
 
 from scheduler.models import Run, from_iso
 from scheduler.run_filter import RunFilter
-from scheduler.states import TERMINAL, RunStatus
+from scheduler.states import ENDED, RunStatus, ordered
 
 from .format import DEAD_LETTERS, duration_text
 from .ports import EnginePort
 
-ENDED = tuple(sorted(TERMINAL))
+ENDED_STATUSES = ordered(ENDED)
 SAMPLE = 1000
 BUCKETS = 12
 SPARK = "▁▂▃▄▅▆▇█"
@@ -40,7 +40,7 @@ def _ended_in(runs: list[Run], now: datetime, window: timedelta) -> list[Run]:
 async def service_levels(engine: EnginePort, window: timedelta) -> tuple[dict[str, str], dict[str, list[float]]]:
     """(SLI name -> text, queue -> ended-run counts per bucket over the last hour)."""
     now = engine.clock()
-    sample = await engine.runs(RunFilter(statuses=ENDED), SAMPLE)
+    sample = await engine.runs(RunFilter(statuses=ENDED_STATUSES), SAMPLE)
     recent = _ended_in(sample, now, window)
     succeeded = [run for run in recent if run.status == RunStatus.SUCCEEDED]
     durations = [seconds for run in succeeded if (seconds := _seconds(run.started_at, run.ended_at)) is not None]

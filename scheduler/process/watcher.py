@@ -76,6 +76,10 @@ class NodeWatcher:
         await self._send_signals()
         running = self.port.probe_targets(self.name)
         if running:
+            if self.executor.health(self.name)[0] == NodeState.UNKNOWN:
+                # Connected but not yet seen able to watch jobs (after a restart, say): the prelude alone first,
+                # so a probe that hangs on a slow filesystem cannot keep the node unknown and its failure unshown.
+                await self._check_when_due()
             await self._probe(running)
         else:
             await self._check_when_due()

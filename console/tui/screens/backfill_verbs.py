@@ -7,7 +7,7 @@ from collections.abc import Awaitable
 from textual.binding import Binding
 
 from scheduler.models import Backfill
-from scheduler.states import TERMINAL, BackfillStatus, RunStatus
+from scheduler.states import UNSUCCESSFUL, BackfillStatus, RunStatus
 
 from ..format import WAITING, count_of
 from .base import SluiceScreen
@@ -58,7 +58,7 @@ class BackfillVerbs(SluiceScreen):
         if target is None:
             return
         backfill, counts = target
-        failed = count_of(counts, TERMINAL - {RunStatus.SUCCEEDED})  # every ended, unsuccessful partition
+        failed = count_of(counts, UNSUCCESSFUL)  # every ended, unsuccessful partition
         if not failed:
             self.app.notify(f"backfill {backfill.id} has no failed partitions")
             return
