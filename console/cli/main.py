@@ -11,6 +11,7 @@ from scheduler.engine import Engine
 from scheduler.errors import SluiceError, UsageError
 from scheduler.home import Home
 
+from ..timefmt import display_zone
 from . import backfills as commands_backfill
 from . import fleet
 from . import runs as commands
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None, frontends: Mapping[str, Frontend] | None
     try:
         check_text(parser, args)
         check_new_queue(args)
+        display_zone()  # a bad SLUICE_TZ is refused before anything runs, not at the first time shown
         return dispatch(args, frontends or {})
     except SluiceError as exc:
         print(f"sluice: error: {exc}", file=sys.stderr)
