@@ -117,6 +117,11 @@ def clock_time(moment: datetime, zone: Zone) -> str:
     return f"{shown:%H:%M:%S} {zone_mark(shown)}"
 
 
+def zoned_clock(moment: datetime) -> str:
+    """`clock_time` in the operator's zone: what the engine writes into wait reasons for people."""
+    return clock_time(moment, display_zone())
+
+
 def parse_stored(text: str) -> datetime:
     """A stored ISO-8601 time (UTC, `Z` or an offset) as an aware datetime."""
     moment = datetime.fromisoformat(text)

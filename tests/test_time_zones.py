@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from test_console_shared import row_shown, runs_screen
-from test_console_support import failed_run, fixed_clock, settle
+from test_console_support import at, failed_run, fixed_clock, settle, start
 from textual.widgets import DataTable, Static
 
 from console.main import main
@@ -24,6 +24,8 @@ from console.tui.screens.run_detail import RunDetailScreen
 from scheduler.engine import Engine
 from scheduler.errors import UsageError
 from scheduler.home import Home
+from scheduler.states import AttemptStatus, EventKind, RunStatus
+from scheduler.store import queries as q
 
 pytest_plugins = ("test_console_support",)
 
@@ -127,6 +129,44 @@ async def test_the_console_runs_view_and_run_detail_show_the_same_zone(
             await settle(pilot)
             events = screen.query_one("#events-table", DataTable)
             assert expected["ended"][11:] in {str(cell) for cell in events.get_column_at(0)}
+
+
+async def _backing_off(home: Home) -> int:
+    """A run whose attempt failed at 09:50 UTC and that is retried at 10:05 UTC."""
+    async with await Engine.open(home, clock=fixed_clock) as engine:
+        run_id, _ = await engine.submit("hello", {})
+        attempt_id = await start(engine, run_id)
+        async with engine.db.write() as conn:
+            await q.transition_attempt(
+                conn, attempt_id, AttemptStatus.FAILED, reason="exit", exit_code=1, ended_at=at(10)
+            )
+            await q.transition_run(
+                conn,
+                run_id,
+                RunStatus.RETRY_WAIT,
+                at(10),
+                kind=EventKind.ATTEMPT_ENDED,
+                actor="scheduler",
+                exit_code=1,
+                next_attempt_at=at(-5),
+            )
+        return run_id
+
+
+async def test_times_inside_wait_reasons_follow_the_zone_in_the_cli_and_the_console(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = await _backing_off(home)
+    monkeypatch.setenv("SLUICE_TZ", "Europe/Berlin")
+    env = {**os.environ, "SLUICE_TZ": "Europe/Berlin"}
+    table = await asyncio.to_thread(_process, home, env, "runs")
+    assert "backing off until 11:05:00 CET" in table.stdout, table.stderr
+    as_json = json.loads((await asyncio.to_thread(_process, home, env, "runs", "--json")).stdout)
+    assert as_json["runs"][0]["wait_reason"] == "backing off until 10:05:00 UTC"  # scripts read UTC
+    app = create_app(home, poll_interval=0.1)  # the console's own engine, as `sluice console` opens it
+    async with app.run_test(size=(160, 30)) as pilot:
+        runs = await runs_screen(pilot)
+        assert "backing off until 11:05:00 CET" in row_shown(runs, run_id)
 
 
 def test_the_local_zone_from_tz_is_shown_marked_when_sluice_tz_is_unset(
