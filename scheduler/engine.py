@@ -187,12 +187,14 @@ class Engine:
             now = self.now()
             return [await cancel_one(conn, run_id, now, self.actor, reason, kill) for run_id in run_ids]
 
-    async def retry(self, run_ids: Sequence[int], from_scratch: bool = False,
-                    reason: str | None = None) -> list[ActionResult]:
-        """Queue a new attempt of ended runs, from their latest checkpoint unless from_scratch."""
+    async def retry(self, run_ids: Sequence[int], from_scratch: bool = False, reason: str | None = None,
+                    rerun_succeeded: bool = True) -> list[ActionResult]:
+        """Queue a new attempt of ended runs, from their latest checkpoint unless from_scratch; succeeded ones
+        only when rerun_succeeded (their result says so)."""
         async with self.db.write() as conn:
             now = self.now()
-            return [await retry_one(conn, run_id, now, self.actor, from_scratch, reason) for run_id in run_ids]
+            return [await retry_one(conn, run_id, now, self.actor, from_scratch, reason, rerun_succeeded)
+                    for run_id in run_ids]
 
     async def set_priority(self, run_id: int, priority: int) -> None:
         async with self.db.write() as conn:

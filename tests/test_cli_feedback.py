@@ -33,12 +33,22 @@ async def fleet_home(tmp_path: Path) -> AsyncIterator[SluiceHome]:
 
 async def _spawn(home: SluiceHome, *args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "console.main", *args, "--home", str(home.home.root),
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONWARNINGS": "error"})
+        sys.executable,
+        "-m",
+        "console.main",
+        *args,
+        "--home",
+        str(home.home.root),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )
 
 
-async def _read_until(stream: asyncio.StreamReader, pattern: str, seen: list[str], timeout: float = 30) -> str:
+async def _read_until(
+    stream: asyncio.StreamReader, pattern: str, seen: list[str], timeout: float = 30
+) -> str:
     """Lines of `stream` (kept in `seen`) until one matches `pattern`; fails with what came after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
@@ -60,7 +70,9 @@ async def _stop(process: asyncio.subprocess.Process) -> int:
     return await asyncio.wait_for(process.wait(), 30)
 
 
-async def test_the_foreground_scheduler_prints_one_line_per_event_as_it_happens(fleet_home: SluiceHome) -> None:
+async def test_the_foreground_scheduler_prints_one_line_per_event_as_it_happens(
+    fleet_home: SluiceHome,
+) -> None:
     scheduler = await _spawn(fleet_home, "scheduler", "--poll-interval", "100ms")
     assert scheduler.stderr is not None
     seen: list[str] = []
@@ -91,10 +103,13 @@ async def test_a_second_scheduler_prints_only_that_one_is_already_running(tmp_pa
     assert result.stdout == b""
     assert result.stderr.splitlines() == [
         f"sluice: error: another scheduler is already running for {home.home.root} (pid {os.getpid()}); "
-        "stop it first, or use another --home"]
+        "stop it first, or use another --home"
+    ]
 
 
-async def test_logs_follow_of_a_queued_run_waits_for_it_to_start_then_follows_it(fleet_home: SluiceHome) -> None:
+async def test_logs_follow_of_a_queued_run_waits_for_it_to_start_then_follows_it(
+    fleet_home: SluiceHome,
+) -> None:
     fleet_home.add_job("ticker", 'command = "for i in 1 2 3; do echo tick $i; sleep 0.2; done"\n')
     run_id = await fleet_home.submit("ticker")
     follower = await _spawn(fleet_home, "logs", str(run_id), "-f")
@@ -134,15 +149,20 @@ async def test_every_backfill_verb_confirms_what_it_did_in_a_sentence(tmp_path: 
         assert result.code == 0, result.stderr
         return result.text.splitlines()
 
-    assert await said("backfill-set", backfill, "--max-parallel", "5") == [f"backfill {backfill}: max parallel set to 5"]
+    assert await said("backfill-set", backfill, "--max-parallel", "5") == [
+        f"backfill {backfill}: max parallel set to 5"
+    ]
     assert await said("backfill-pause", backfill) == [
-        f"backfill {backfill}: paused; its queued runs wait until it is resumed"]
+        f"backfill {backfill}: paused; its queued runs wait until it is resumed"
+    ]
     assert await said("backfill-resume", backfill) == [
-        f"backfill {backfill}: resumed; its queued runs may start (a canary hold is released)"]
+        f"backfill {backfill}: resumed; its queued runs may start (a canary hold is released)"
+    ]
     assert await said("backfill-retry-failed", backfill) == [f"backfill {backfill}: no failed runs to retry"]
     assert await said("backfill-cancel", backfill) == [
         *(f"run {run_id} cancelled" for run_id in created["run_ids"]),
-        f"backfill {backfill}: cancelled; 3 queued runs cancelled, running runs left to finish"]
+        f"backfill {backfill}: cancelled; 3 queued runs cancelled, running runs left to finish",
+    ]
 
 
 async def test_retry_of_a_failed_backfill_partition_counts_the_runs_queued_again(tmp_path: Path) -> None:
@@ -155,7 +175,8 @@ async def test_retry_of_a_failed_backfill_partition_counts_the_runs_queued_again
     assert result.code == 0, result.stderr
     assert result.text.splitlines() == [
         *(f"run {run_id} queued for attempt 1" for run_id in created["run_ids"]),
-        f"backfill {backfill}: 2 unsuccessful runs queued again"]
+        f"backfill {backfill}: 2 unsuccessful runs queued again",
+    ]
 
 
 async def test_retry_of_a_succeeded_run_is_refused_unless_forced(fleet_home: SluiceHome) -> None:
@@ -166,7 +187,9 @@ async def test_retry_of_a_succeeded_run_is_refused_unless_forced(fleet_home: Slu
     refused = await fleet_home.cli("retry", str(run_id))
     assert refused.code == 2
     assert refused.stdout == b""
-    assert refused.stderr == (f"sluice: error: run {run_id} already succeeded; give --force to run it again\n")
+    assert refused.stderr == (
+        f"sluice: error: run {run_id} already succeeded; give --force to run it again\n"
+    )
     assert (await fleet_home.run_json(run_id))["status"] == "succeeded", "nothing was queued"
 
     forced = await fleet_home.cli("retry", str(run_id), "--force")
@@ -186,5 +209,9 @@ async def test_retry_json_says_when_it_re_runs_a_succeeded_run(fleet_home: Sluic
 
     results = (await fleet_home.cli_json("retry", str(failed), str(succeeded), "--force"))["results"]
     assert [(r["run_id"], r["ok"], r["rerun_succeeded"]) for r in results] == [
-        (failed, True, False), (succeeded, True, True)]
-    assert results[1]["message"] == f"run {succeeded} already succeeded; running it again: queued for attempt 2"
+        (failed, True, False),
+        (succeeded, True, True),
+    ]
+    assert (
+        results[1]["message"] == f"run {succeeded} already succeeded; running it again: queued for attempt 2"
+    )

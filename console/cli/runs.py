@@ -204,8 +204,14 @@ async def cancel(engine: Engine, args: argparse.Namespace) -> int:
 
 
 async def retry(engine: Engine, args: argparse.Namespace) -> int:
-    await _require_runs(engine, args.runs)
-    return report_actions(await engine.retry(args.runs, from_scratch=args.from_scratch, reason=args.reason), args.json)
+    """Retry ended runs; a succeeded one only with --force, else nothing is done (exit 2)."""
+    for run_id in args.runs:
+        run = await engine.run(run_id)
+        if run.status == RunStatus.SUCCEEDED and not args.force:
+            raise UsageError(f"run {run_id} already succeeded; give --force to run it again")
+    results = await engine.retry(args.runs, from_scratch=args.from_scratch, reason=args.reason,
+                                 rerun_succeeded=args.force)
+    return report_actions(results, args.json, rerun_field=True)
 
 
 async def priority(engine: Engine, args: argparse.Namespace) -> int:
