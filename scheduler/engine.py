@@ -273,6 +273,10 @@ class Engine:
                      actor: str | None = None) -> list[Event]:
         return await self._read(q.recent_events, limit, before_id, kind, actor)
 
+    async def events_after(self, after_id: int, limit: int = 500) -> list[Event]:
+        """Events newer than `after_id`, oldest first (to follow the log as it grows)."""
+        return await self._read(q.events_after, after_id, limit)
+
     async def status_counts(self) -> dict[str, int]:
         return await self._read(q.status_counts)
 
