@@ -215,3 +215,39 @@ async def test_retry_json_says_when_it_re_runs_a_succeeded_run(fleet_home: Sluic
     assert (
         results[1]["message"] == f"run {succeeded} already succeeded; running it again: queued for attempt 2"
     )
+
+
+async def test_logs_follow_of_a_run_follows_its_retry_until_the_run_ends(fleet_home: SluiceHome) -> None:
+    gate = fleet_home.root / "gate"
+    # The first attempt fails only once the test has seen its output: the follower is surely on attempt 1.
+    fleet_home.add_job(
+        "second_time",
+        f"""
+command = '''
+if [ "$SLUICE_ATTEMPT" = 1 ]; then
+  echo first; n=0; until [ -e {gate} ]; do n=$((n + 1)); if [ $n -gt 2400 ]; then break; fi; sleep 0.05; done
+  exit 3
+fi
+echo second
+'''
+[retry]
+max_attempts = 2
+backoff = 0.1
+""",
+    )
+    await fleet_home.start_scheduler()
+    run_id = await fleet_home.submit("second_time")
+    follower = await _spawn(fleet_home, "logs", str(run_id), "-f")
+    assert follower.stdout is not None and follower.stderr is not None
+    try:
+        assert await _read_until(follower.stdout, "first", []) == "first\n"
+        gate.touch()
+        rest = await asyncio.wait_for(follower.stdout.read(), 30)
+        code = await asyncio.wait_for(follower.wait(), 30)
+    finally:
+        if follower.returncode is None:
+            follower.kill()
+            await follower.wait()
+    assert (rest, code) == (b"second\n", 0)
+    assert b"waiting for the next attempt" in await follower.stderr.read()
+    assert (await fleet_home.run_json(run_id))["attempt"] == 2
