@@ -16,7 +16,10 @@ import pytest
 from harness import SluiceHome
 from test_console_support import JOBS, NODES
 
+from console.cli.event_lines import event_line, wants_color
 from console.demo.localnode import LocalFleet
+from scheduler.models import Event
+from scheduler.states import EventKind, RunStatus
 
 
 @pytest.fixture
@@ -251,3 +254,34 @@ backoff = 0.1
     assert (rest, code) == (b"second\n", 0)
     assert b"waiting for the next attempt" in await follower.stderr.read()
     assert (await fleet_home.run_json(run_id))["attempt"] == 2
+
+
+def test_event_lines_are_coloured_only_on_a_terminal_without_no_color(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    failed = Event(
+        id=1,
+        at="2026-12-02T14:57:29.000001Z",
+        run_id=7,
+        attempt=1,
+        kind=EventKind.ATTEMPT_ENDED,
+        old_status=RunStatus.RUNNING,
+        new_status=RunStatus.FAILED,
+        actor="scheduler",
+        detail="exit code 3",
+    )
+    plain = "2026-12-02T14:57:29Z attempt_ended     run 7     running -> failed      exit code 3"
+    assert event_line(failed) == plain
+    assert event_line(failed, color=True) == plain.replace(
+        "attempt_ended    ", "\x1b[31mattempt_ended    \x1b[0m"
+    )
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    main, other = os.openpty()
+    read, write = os.pipe()
+    with open(other, "w") as terminal, open(write, "w") as pipe:
+        assert wants_color(terminal) and not wants_color(pipe)
+        monkeypatch.setenv("NO_COLOR", "1")
+        assert not wants_color(terminal)
+    os.close(main)
+    os.close(read)
