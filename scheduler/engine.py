@@ -190,12 +190,14 @@ class Engine:
             now = self.now()
             return [await cancel_one(conn, run_id, now, self.actor, reason, kill) for run_id in run_ids]
 
-    async def retry(self, run_ids: Sequence[int], from_scratch: bool = False,
-                    reason: str | None = None) -> list[ActionResult]:
-        """Queue a new attempt of ended runs, from their latest checkpoint unless from_scratch."""
+    async def retry(self, run_ids: Sequence[int], from_scratch: bool = False, reason: str | None = None,
+                    rerun_succeeded: bool = True) -> list[ActionResult]:
+        """Queue a new attempt of ended runs, from their latest checkpoint unless from_scratch; succeeded ones
+        only when rerun_succeeded (their result says so)."""
         async with self.db.write() as conn:
             now = self.now()
-            return [await retry_one(conn, run_id, now, self.actor, from_scratch, reason) for run_id in run_ids]
+            return [await retry_one(conn, run_id, now, self.actor, from_scratch, reason, rerun_succeeded)
+                    for run_id in run_ids]
 
     async def set_priority(self, run_id: int, priority: int) -> None:
         async with self.db.write() as conn:
@@ -273,6 +275,10 @@ class Engine:
     async def events(self, limit: int = 200, before_id: int | None = None, kind: str | None = None,
                      actor: str | None = None) -> list[Event]:
         return await self._read(q.recent_events, limit, before_id, kind, actor)
+
+    async def events_after(self, after_id: int, limit: int = 500) -> list[Event]:
+        """Events newer than `after_id`, oldest first (to follow the log as it grows)."""
+        return await self._read(q.events_after, after_id, limit)
 
     async def status_counts(self) -> dict[str, int]:
         return await self._read(q.status_counts)

@@ -16,6 +16,8 @@ class ActionResult:
     run_id: int
     ok: bool
     message: str
+    #: A retry that queued again a run that had succeeded (the operator asked for it).
+    rerun_succeeded: bool = False
 
 
 def because(detail: str | None, reason: str | None) -> str | None:
@@ -48,16 +50,23 @@ async def cancel_one(conn: Any, run_id: int, now: str, actor: str, reason: str |
 
 
 async def retry_one(conn: Any, run_id: int, now: str, actor: str, from_scratch: bool,
-                    reason: str | None) -> ActionResult:
-    """Queue a new attempt of an ended run, from its latest checkpoint unless `from_scratch`."""
+                    reason: str | None, rerun_succeeded: bool = True) -> ActionResult:
+    """Queue a new attempt of an ended run, from its latest checkpoint unless `from_scratch`; a succeeded run
+    only when `rerun_succeeded`."""
     run = await q.get_run(conn, run_id)
     if run is None:
         return ActionResult(run_id, False, f"run {run_id} does not exist")
     if run.status not in ENDED:
         return ActionResult(run_id, False, f"run {run_id} is {run.status}; only ended runs retry")
+    again = run.status == RunStatus.SUCCEEDED
+    if again and not rerun_succeeded:
+        return ActionResult(run_id, False, f"run {run_id} already succeeded; not run again")
     floor = await q.max_checkpoint_id(conn, run_id) if from_scratch else run.checkpoint_floor
     detail = "from scratch" if from_scratch else "from the latest checkpoint, if any"
     await q.transition_run(conn, run_id, RunStatus.QUEUED, now, kind=EventKind.RETRY, actor=actor,
                            detail=because(detail, reason), reason=reason, attempts_used=0, checkpoint_floor=floor,
                            ended_at=None, exit_code=None, cancel_requested=None)
-    return ActionResult(run_id, True, f"run {run_id} queued for attempt {run.attempt + 1}")
+    queued = f"queued for attempt {run.attempt + 1}"
+    if again:
+        return ActionResult(run_id, True, f"run {run_id} already succeeded; running it again: {queued}", True)
+    return ActionResult(run_id, True, f"run {run_id} {queued}")

@@ -73,13 +73,13 @@ async def test_retry_from_scratch_ignores_checkpoints(fleet_home: SluiceHome) ->
     await fleet_home.start_scheduler()
     run_id = await fleet_home.submit("stepper")
     assert (await fleet_home.wait_ended(run_id))["status"] == "succeeded"
-    assert (await fleet_home.cli("retry", str(run_id), "--from-scratch")).code == 0
+    assert (await fleet_home.cli("retry", str(run_id), "--from-scratch", "--force")).code == 0
     await fleet_home.wait_for(run_id, {"succeeded"})
     run = await fleet_home.wait_ended(run_id)
     assert run["attempts"][1]["checkpoint_in"] is None
     assert steps.read_text().count("step 1 ") == 2
     # A plain retry afterwards resumes from the from-scratch attempt's own checkpoint.
-    assert (await fleet_home.cli("retry", str(run_id))).code == 0  # queued when it returns: not ended
+    assert (await fleet_home.cli("retry", str(run_id), "--force")).code == 0  # queued when it returns: not ended
     run = await fleet_home.wait_ended(run_id)
     assert run["attempts"][-1]["checkpoint_in"] == "3"
 

@@ -130,22 +130,40 @@ async def backfill_show(engine: Engine, args: argparse.Namespace) -> int:
 
 async def backfill_action(engine: Engine, args: argparse.Namespace) -> int:
     backfill_id = args.backfill
+    code = 0
     if args.command == "backfill-pause":
         await engine.pause_backfill(backfill_id, args.reason)
+        said = "paused; its queued runs wait until it is resumed"
     elif args.command == "backfill-resume":
         await engine.resume_backfill(backfill_id)
+        said = "resumed; its queued runs may start (a canary hold is released)"
     elif args.command == "backfill-set":
         await engine.set_backfill_max_parallel(backfill_id, args.max_parallel)
+        said = f"max parallel set to {args.max_parallel}"
     elif args.command == "backfill-cancel":
-        report_actions(await engine.cancel_backfill(backfill_id, kill=args.kill, reason=args.reason), args.json)
-        return 0
-    elif args.command == "backfill-retry-failed":
-        return report_actions(await engine.retry_failed_backfill(backfill_id, args.reason), args.json)
+        results = await engine.cancel_backfill(backfill_id, kill=args.kill, reason=args.reason)
+        report_actions(results, args.json)  # a run that ended meanwhile is said, but the backfill is cancelled
+        if args.json:
+            return 0
+        done = sum(result.ok for result in results)
+        said = (f"cancelled; {_runs(done, 'queued or running')} cancelled (running ones are killed)" if args.kill
+                else f"cancelled; {_runs(done, 'queued')} cancelled, running runs left to finish")
+    else:
+        results = await engine.retry_failed_backfill(backfill_id, args.reason)
+        code = report_actions(results, args.json)
+        if args.json:
+            return code
+        queued = sum(result.ok for result in results)
+        said = f"{_runs(queued, 'unsuccessful')} queued again" if results else "no failed runs to retry"
     if args.json:
         print(json.dumps({"backfill_id": backfill_id, "ok": True}))
     else:
-        print(f"backfill {backfill_id}: {args.command.removeprefix('backfill-')} done")
-    return 0
+        print(f"backfill {backfill_id}: {said}")
+    return code
+
+
+def _runs(count: int, what: str) -> str:
+    return f"{count} {what} run{'' if count == 1 else 's'}"
 
 
 HANDLERS = {

@@ -211,13 +211,15 @@ def _add_run_commands(sub: Any) -> None:
     p.add_argument("--timeout", type=_duration, help="give up after this long, e.g. 30s, 10m or 90 (seconds)")
 
     for name, help_text in (("cancel", "cancel runs (running ones are killed: TERM, grace, KILL)"),
-                            ("retry", "queue a new attempt of ended runs, from their latest checkpoint")):
+                            ("retry", "queue a new attempt of ended runs, from their latest checkpoint "
+                                      "(succeeded ones only with --force)")):
         p = sub.add_parser(name, help=help_text)
         _common(p, json_output=True)
         p.add_argument("runs", type=_run_id, nargs="+")
         p.add_argument("--reason", type=_reason, help="why, in a few words: kept in the events")
         if name == "retry":
             p.add_argument("--from-scratch", action="store_true", help="ignore checkpoints")
+            p.add_argument("--force", action="store_true", help="also run again runs that already succeeded")
     p = sub.add_parser("priority", help="change a run's priority")
     _common(p)
     p.add_argument("run", type=_run_id)

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from scheduler.engine import Engine
 from scheduler.errors import UsageError
 from scheduler.jobspec import parse_param_args
+from scheduler.models import Run
 from scheduler.run_filter import STATUS_GROUPS, FilterError, RunFilter, parse_run_filter, statuses_of
 from scheduler.states import ENDED, RunStatus
 
@@ -146,27 +147,64 @@ async def show(engine: Engine, args: argparse.Namespace) -> int:
 
 async def logs(engine: Engine, args: argparse.Namespace) -> int:
     run = await engine.run(args.run)
+    if run.attempt == 0 and args.follow and run.status not in ENDED:
+        print(f"run {run.id} is {run.status}; waiting for it to start", file=sys.stderr)
+        run = await _next_attempt(engine, run.id, 0)
     if run.attempt == 0:
-        raise UsageError(f"run {run.id} has not started yet ({run.status}): it has no output")
+        raise UsageError(f"run {run.id} has not started yet ({run.status}): it has no output"
+                         if run.status not in ENDED else f"run {run.id} ended ({run.status}) before it started: "
+                         "it has no output")
     attempt = args.attempt or run.attempt
     if attempt < 1 or attempt > max(run.attempt, 0):
         raise UsageError(f"run {run.id} has no attempt {attempt} (it has {run.attempt})")
     stream = "stderr" if args.stderr else "stdout"
+    while True:
+        await _copy_log(engine, run.id, attempt, stream, args.follow)
+        if not args.follow or args.attempt:
+            return 0
+        # Following the run, not one attempt: a retry's output follows its predecessor's.
+        run = await engine.run(run.id)
+        if run.status in ENDED and run.attempt == attempt:
+            return 0
+        if run.attempt == attempt:
+            print(f"run {run.id} is {run.status} after attempt {attempt}; waiting for the next attempt",
+                  file=sys.stderr)
+            run = await _next_attempt(engine, run.id, attempt)
+            if run.attempt == attempt:
+                return 0  # it ended without another attempt (an operator cancelled it meanwhile)
+        attempt = run.attempt
+
+
+#: How often `logs -f` looks at the store and the log again.
+POLL_SECONDS = 0.25
+
+
+async def _next_attempt(engine: Engine, run_id: int, after: int) -> Run:
+    """The run once it has an attempt after `after`, or once it has ended without one."""
+    while True:
+        run = await engine.run(run_id)
+        if run.attempt > after or run.status in ENDED:
+            return run
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def _copy_log(engine: Engine, run_id: int, attempt: int, stream: str, follow: bool) -> None:
+    """Copy an attempt's log to stdout byte for byte; with `follow`, until the attempt has ended and all is out."""
     out = sys.stdout.buffer
     offset = 0
     while True:
-        chunk = engine.read_log(run.id, attempt, stream, offset, 1 << 20)
+        chunk = engine.read_log(run_id, attempt, stream, offset, 1 << 20)
         while chunk:
             out.write(chunk)
             offset += len(chunk)
-            chunk = engine.read_log(run.id, attempt, stream, offset, 1 << 20)
+            chunk = engine.read_log(run_id, attempt, stream, offset, 1 << 20)
         out.flush()
-        if not args.follow:
-            return 0
-        current = await engine.attempt(run.id, attempt)
-        if current is not None and current.ended_at is not None and offset >= engine.log_size(run.id, attempt, stream):
-            return 0
-        await asyncio.sleep(0.25)
+        if not follow:
+            return
+        current = await engine.attempt(run_id, attempt)
+        if current is not None and current.ended_at is not None and offset >= engine.log_size(run_id, attempt, stream):
+            return
+        await asyncio.sleep(POLL_SECONDS)
 
 
 async def wait(engine: Engine, args: argparse.Namespace) -> int:
@@ -205,8 +243,14 @@ async def cancel(engine: Engine, args: argparse.Namespace) -> int:
 
 
 async def retry(engine: Engine, args: argparse.Namespace) -> int:
-    await _require_runs(engine, args.runs)
-    return report_actions(await engine.retry(args.runs, from_scratch=args.from_scratch, reason=args.reason), args.json)
+    """Retry ended runs; a succeeded one only with --force, else nothing is done (exit 2)."""
+    for run_id in args.runs:
+        run = await engine.run(run_id)
+        if run.status == RunStatus.SUCCEEDED and not args.force:
+            raise UsageError(f"run {run_id} already succeeded; give --force to run it again")
+    results = await engine.retry(args.runs, from_scratch=args.from_scratch, reason=args.reason,
+                                 rerun_succeeded=args.force)
+    return report_actions(results, args.json, rerun_field=True)
 
 
 async def priority(engine: Engine, args: argparse.Namespace) -> int:

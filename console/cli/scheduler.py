@@ -1,4 +1,5 @@
-"""`sluice scheduler`: run the scheduler in the foreground until SIGTERM or SIGINT; jobs keep running."""
+"""`sluice scheduler`: run the scheduler in the foreground until SIGTERM or SIGINT, printing each event to stderr
+as it is committed (one line each: journald and log files read them as they come); jobs keep running."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ import sys
 
 from scheduler.config import NodeConfig, load_jobs, load_nodes
 from scheduler.durations import format_duration
+from scheduler.engine import Engine
 from scheduler.home import Home
+from scheduler.lock import SchedulerLock
 from scheduler.process.loop import Scheduler
 from scheduler.process.settings import SchedulerSettings
 from scheduler.ssh.executor import SshExecutor
+
+from .event_lines import EventPrinter
 
 
 def run_scheduler(home: Home, poll_interval: float, node_lost_after: float, retention: float = 3600.0) -> int:
@@ -21,6 +26,7 @@ def run_scheduler(home: Home, poll_interval: float, node_lost_after: float, rete
     home.ensure()
     nodes = load_nodes(home.nodes_file)
     jobs = load_jobs(home.jobs_dir)  # refuse to start on an invalid job file: exit 2 naming it
+    _refuse_if_running(home)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     logging.getLogger("asyncssh").setLevel(logging.WARNING)  # it logs every channel at INFO
     print(f"sluice scheduler: home {home.root}, {len(nodes)} nodes, {len(jobs)} jobs; "
@@ -43,11 +49,27 @@ def run_scheduler(home: Home, poll_interval: float, node_lost_after: float, rete
     os._exit(0)
 
 
+def _refuse_if_running(home: Home) -> None:
+    """Before the banner: a second scheduler says only that one is already running (SchedulerAlreadyRunning)."""
+    # The scheduler takes the lock again when it starts; one starting in between is still refused then.
+    lock = SchedulerLock(home.lock_path)
+    lock.acquire()
+    lock.release()
+
+
 async def _serve(home: Home, nodes: list[NodeConfig], settings: SchedulerSettings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     scheduler = Scheduler(home, SshExecutor(nodes), nodes, settings=settings)
-    await scheduler.run(stop)
+    async with await Engine.open(home) as engine:
+        printer = await EventPrinter.from_now(engine, sys.stderr)
+        printed = asyncio.Event()
+        follower = asyncio.ensure_future(printer.follow(printed))
+        try:
+            await scheduler.run(stop)
+        finally:
+            printed.set()  # print what is left, its `scheduler_stopped` line included
+            await follower
     print("sluice scheduler: stopped; running jobs were left running and will be re-attached", file=sys.stderr)

@@ -21,8 +21,8 @@ from scheduler.process.settings import SchedulerSettings
 from scheduler.ssh.executor import SshExecutor
 from scheduler.states import ENDED, RunStatus
 
+from ..cli.event_lines import EventPrinter
 from ..samples import sample_jobs_dir
-from ..timefmt import shown
 
 WORKERS = ("worker-1", "worker-2", "worker-3")
 #: job -> the status the demo expects it to end in.
@@ -90,18 +90,16 @@ class DemoWorld:
 async def _follow(world: DemoWorld, run_ids: list[int]) -> bool:
     """Print events as they happen until every run of the mix has ended; True when each ended as expected."""
     async with await Engine.open(world.home) as engine:
-        last_event = 0
+        # The same lines as `sluice scheduler` prints, only those that move a run.
+        printer = EventPrinter(engine, sys.stdout, 0, keep=lambda event: event.run_id is not None
+                               and event.new_status is not None)
         while True:
-            events = sorted(await engine.events(500), key=lambda event: event.id)
-            for event in events:
-                if event.id > last_event and event.run_id is not None and event.new_status:
-                    print(f"{shown(event.at, 'clock')}  run {event.run_id:>3}  {event.old_status or '':>10} -> "
-                          f"{event.new_status:<10} {event.detail or ''}")
-                last_event = max(last_event, event.id)
+            await printer.print_new()
             runs = [await engine.run(run_id) for run_id in run_ids]
             if all(run.status in ENDED for run in runs):
                 break
             await asyncio.sleep(0.5)
+        await printer.print_new()  # the last runs' endings
         print()
         ok = True
         for run in runs:

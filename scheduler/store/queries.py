@@ -134,6 +134,12 @@ async def events_for_run(conn: aiosqlite.Connection, run_id: int, limit: int = 1
     return [Event.from_row(row) for row in rows]
 
 
+async def events_after(conn: aiosqlite.Connection, after_id: int, limit: int) -> list[Event]:
+    """Events committed after `after_id`, oldest first: what a follower has not printed yet."""
+    rows = await _all(conn, "SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
+    return [Event.from_row(row) for row in rows]
+
+
 async def recent_events(
     conn: aiosqlite.Connection, limit: int, before_id: int | None = None, kind: str | None = None,
     actor: str | None = None,
