@@ -90,7 +90,7 @@ async def test_the_foreground_scheduler_prints_one_line_per_event_as_it_happens(
     assert code == 0, "".join(seen) + rest
     # One line each, with the time first, no colour codes when not on a terminal.
     for line in (started, ended):
-        assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ", line), line
+        assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC ", line), line
         assert "\x1b[" not in line
     assert "scheduler_stopped" in rest
 
@@ -270,7 +270,7 @@ def test_event_lines_are_coloured_only_on_a_terminal_without_no_color(
         actor="scheduler",
         detail="exit code 3",
     )
-    plain = "2026-12-02T14:57:29Z attempt_ended     run 7     running -> failed      exit code 3"
+    plain = "2026-12-02 14:57:29 UTC attempt_ended     run 7     running -> failed      exit code 3"
     assert event_line(failed) == plain
     assert event_line(failed, color=True) == plain.replace(
         "attempt_ended    ", "\x1b[31mattempt_ended    \x1b[0m"
