@@ -15,8 +15,8 @@ from . import backfills as bf
 from .catalog import TRIGGER_NOTE, JobSummary, job_catalog, trigger_partition
 from .clock import Clock, utcnow
 from .config import NAME_PATTERN, JobDefinition, NodeConfig, load_jobs, load_nodes, load_queues
-from .cron import next_tick
 from .context import fill_upstream_blocks, load_context, store_health
+from .cron import next_tick
 from .errors import NotFound, UsageError
 from .home import Home
 from .jobspec import partition_of, resolve_params
