@@ -63,7 +63,9 @@ def _check_upstream(entry: JobEntry, defined: dict[str, Path]) -> JobEntry:
         return entry
     for upstream in entry.definition.after:
         if upstream not in defined:
-            return JobEntry(entry.name, entry.path, entry.definition, f"{entry.path}: after: unknown job {upstream!r}")
+            return JobEntry(
+                entry.name, entry.path, entry.definition, f"{entry.path}: after: unknown job {upstream!r}"
+            )
     return entry
 
 

@@ -15,8 +15,9 @@ from scheduler.states import RunStatus
 pytest_plugins = ("test_console_support",)
 
 GREET = 'command = "greet --who {who} --times {times}"\n[params]\nwho = "world"\ntimes = 3\n'
-NIGHTLY = ('command = "rollup --day {day}"\nschedule = "0 2 * * *"\n'
-           '[partition]\nparam = "day"\nkind = "daily"\n')
+NIGHTLY = (
+    'command = "rollup --day {day}"\nschedule = "0 2 * * *"\n[partition]\nparam = "day"\nkind = "daily"\n'
+)
 
 
 async def _jobs_screen(pilot) -> JobsScreen:
@@ -121,8 +122,11 @@ async def test_trigger_now_creates_a_run_of_the_scheduled_job(engine):
         await settle(pilot)
         [run] = await engine.runs()
         assert run.job == "nightly" and run.status == RunStatus.QUEUED and run.partition == "2026-11-23"
-        await until(pilot, lambda: RunStatus.QUEUED in _cells(screen.query_one("#jobs", DataTable), "nightly"),
-                    "the last run shown")
+        await until(
+            pilot,
+            lambda: RunStatus.QUEUED in _cells(screen.query_one("#jobs", DataTable), "nightly"),
+            "the last run shown",
+        )
 
 
 async def test_trigger_now_on_an_unscheduled_job_creates_nothing(engine):

@@ -16,8 +16,10 @@ from scheduler.store import queries as q
 
 pytest_plugins = ("test_console_support",)
 
-NODES = ('[[node]]\nname = "n1"\nhost = "127.0.0.1"\nslots = 4\nlabels = ["gpu", "big"]\n\n'
-         '[[node]]\nname = "n2"\nhost = "127.0.0.2"\nslots = 2\n')
+NODES = (
+    '[[node]]\nname = "n1"\nhost = "127.0.0.1"\nslots = 4\nlabels = ["gpu", "big"]\n\n'
+    '[[node]]\nname = "n2"\nhost = "127.0.0.2"\nslots = 2\n'
+)
 
 
 async def _nodes_screen(pilot) -> NodesScreen:
@@ -84,10 +86,14 @@ async def test_drain_with_a_reason_from_the_console_then_undrain(engine):
         await pilot.press("y")
         await settle(pilot)
         n1 = {node.config.name: node for node in await engine.nodes()}["n1"]
-        assert n1.status == NodeState.DRAINED and n1.state is not None and n1.state.drain_reason == "disk swap"
+        assert (
+            n1.status == NodeState.DRAINED and n1.state is not None and n1.state.drain_reason == "disk swap"
+        )
         [drain] = [event for event in await engine.events(10) if event.kind == EventKind.DRAIN]
         assert drain.reason == "disk swap" and drain.actor == os_user() and "node n1" in (drain.detail or "")
-        await until(pilot, lambda: "drained" in _cells(screen.query_one("#nodes", DataTable), "n1")[1], "drained")
+        await until(
+            pilot, lambda: "drained" in _cells(screen.query_one("#nodes", DataTable), "n1")[1], "drained"
+        )
         assert "disk swap" in _cells(screen.query_one("#nodes", DataTable), "n1")[-1]
 
         await pilot.press("U")

@@ -14,8 +14,10 @@ from scheduler.states import RunStatus
 
 pytest_plugins = ("test_console_support",)
 
-NIGHTLY = ('command = "rollup --day {day}"\nschedule = "0 2 * * *"\ntimezone = "Europe/Paris"\n'
-           '[partition]\nparam = "day"\nkind = "daily"\n')
+NIGHTLY = (
+    'command = "rollup --day {day}"\nschedule = "0 2 * * *"\ntimezone = "Europe/Paris"\n'
+    '[partition]\nparam = "day"\nkind = "daily"\n'
+)
 
 
 def test_a_broken_job_file_is_listed_with_its_error_and_the_others_stay_valid(tmp_path):
@@ -68,4 +70,6 @@ async def test_trigger_now_submits_one_run_of_the_current_partition(home):
     assert run.job == "nightly" and run.status == RunStatus.QUEUED
     assert run.partition == "2026-11-23"  # today in the job's zone
     assert run.schedule_tick is None  # not a tick: the schedule's own next tick still comes
-    assert [event.detail for event in events if event.kind == "submitted"] == ["triggered now, outside its schedule"]
+    assert [event.detail for event in events if event.kind == "submitted"] == [
+        "triggered now, outside its schedule"
+    ]

@@ -53,8 +53,9 @@ class JobsScreen(SluiceScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#jobs", DataTable).add_columns("JOB", "STATE", "QUEUE", "SCHEDULE", "NEXT TICK", "LAST RUN",
-                                                       "AT")
+        self.query_one("#jobs", DataTable).add_columns(
+            "JOB", "STATE", "QUEUE", "SCHEDULE", "NEXT TICK", "LAST RUN", "AT"
+        )
         self.query_one("#jobs", DataTable).focus()
 
     def poll(self) -> None:
@@ -69,14 +70,18 @@ class JobsScreen(SluiceScreen):
 
     def on_jobs_loaded(self, message: JobsLoaded) -> None:
         self.loaded = message
-        sync_rows(self.query_one("#jobs", DataTable), {summary.entry.name: _job_row(summary)
-                                                       for summary in message.jobs})
+        sync_rows(
+            self.query_one("#jobs", DataTable),
+            {summary.entry.name: _job_row(summary) for summary in message.jobs},
+        )
         broken = sum(1 for summary in message.jobs if summary.entry.error)
         if not message.jobs:
             text = "No jobs: add a TOML file to the jobs folder."
         elif broken:
-            text = f"{len(message.jobs)} jobs, {broken} invalid: the scheduler and `sluice submit` refuse the " \
-                   "jobs folder until it is fixed"
+            text = (
+                f"{len(message.jobs)} jobs, {broken} invalid: the scheduler and `sluice submit` refuse the "
+                "jobs folder until it is fixed"
+            )
         else:
             text = f"{len(message.jobs)} jobs, all valid"
         update_static(self.query_one("#jobs-status", Static), text)
@@ -130,9 +135,11 @@ class JobsScreen(SluiceScreen):
         partition = trigger_partition(job, self.engine.clock())
         what = f"partition {partition}" if partition else "default params"
         self.sluice.confirm(
-            f"Trigger {job.name} now?\n\nOne run is queued now ({what}), outside its schedule \"{job.schedule}\"; "
+            f'Trigger {job.name} now?\n\nOne run is queued now ({what}), outside its schedule "{job.schedule}"; '
             f"its next tick ({short_time(summary.next_tick)} UTC) still comes.",
-            lambda: self._trigger(job.name), "Trigger")
+            lambda: self._trigger(job.name),
+            "Trigger",
+        )
 
     async def _trigger(self, name: str) -> str:
         run_id = await self.engine.trigger_now(name)
@@ -146,9 +153,15 @@ class JobsScreen(SluiceScreen):
 def _job_row(summary: JobSummary) -> tuple[Any, ...]:
     entry, job, last = summary.entry, summary.entry.definition, summary.last_run
     state = Text(INVALID, style="bold red") if entry.error else Text(VALID, style="green")
-    return (entry.name, state, job.queue if job else "-", (job.schedule if job else None) or "-",
-            short_time(summary.next_tick), Text(last.status, style=status_style(last.status)) if last else "-",
-            short_time(last.ended_at or last.started_at or last.created_at) if last else "-")
+    return (
+        entry.name,
+        state,
+        job.queue if job else "-",
+        (job.schedule if job else None) or "-",
+        short_time(summary.next_tick),
+        Text(last.status, style=status_style(last.status)) if last else "-",
+        short_time(last.ended_at or last.started_at or last.created_at) if last else "-",
+    )
 
 
 def _detail(summary: JobSummary) -> str:
@@ -163,7 +176,7 @@ def _detail(summary: JobSummary) -> str:
     if job.params:
         lines.append("params " + "  ".join(f"{name}={value}" for name, value in job.params.items()))
     if job.schedule:
-        lines.append(f"schedule \"{job.schedule}\" ({job.timezone})" + (", catch-up" if job.catchup else ""))
+        lines.append(f'schedule "{job.schedule}" ({job.timezone})' + (", catch-up" if job.catchup else ""))
     if job.after:
         lines.append("after " + ", ".join(job.after))
     lines.append(f"file {entry.path}")

@@ -60,8 +60,9 @@ class NodesScreen(SluiceScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#nodes", DataTable).add_columns("NODE", "STATE", "SLOTS", "LABELS", "SEEN", "RTT",
-                                                        "LAST ERROR / WHY")
+        self.query_one("#nodes", DataTable).add_columns(
+            "NODE", "STATE", "SLOTS", "LABELS", "SEEN", "RTT", "LAST ERROR / WHY"
+        )
         self.query_one("#node-runs", DataTable).add_columns("RUN", "JOB", "PARTITION", "STARTED", "RUNTIME")
         self.query_one("#nodes", DataTable).focus()
 
@@ -88,13 +89,20 @@ class NodesScreen(SluiceScreen):
 
     def on_nodes_loaded(self, message: NodesLoaded) -> None:
         self.loaded = message
-        sync_rows(self.query_one("#nodes", DataTable), {node.config.name: _node_row(node) for node in message.nodes})
+        sync_rows(
+            self.query_one("#nodes", DataTable), {node.config.name: _node_row(node) for node in message.nodes}
+        )
         counts: dict[str, int] = {}
         for node in message.nodes:
             counts[node.status] = counts.get(node.status, 0) + 1
-        text = f"{len(message.nodes)} nodes: " + ", ".join(f"{n} {state}" for state, n in counts.items()) \
-            if message.nodes else "No nodes: add them to nodes.toml."
-        update_static(self.query_one("#nodes-status", Static), text + "   (RTT: not recorded by the scheduler)")
+        text = (
+            f"{len(message.nodes)} nodes: " + ", ".join(f"{n} {state}" for state, n in counts.items())
+            if message.nodes
+            else "No nodes: add them to nodes.toml."
+        )
+        update_static(
+            self.query_one("#nodes-status", Static), text + "   (RTT: not recorded by the scheduler)"
+        )
         self._show_runs()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -105,10 +113,19 @@ class NodesScreen(SluiceScreen):
         name = self._cursor_node()
         runs = self.loaded.runs.get(name, []) if name else []
         now = self.engine.clock()
-        sync_rows(self.query_one("#node-runs", DataTable), {
-            str(run.id): (str(run.id), run.job, run.partition or "-", short_time(run.started_at),
-                          duration_text(elapsed(run.started_at, None, now)))
-            for run in runs})
+        sync_rows(
+            self.query_one("#node-runs", DataTable),
+            {
+                str(run.id): (
+                    str(run.id),
+                    run.job,
+                    run.partition or "-",
+                    short_time(run.started_at),
+                    duration_text(elapsed(run.started_at, None, now)),
+                )
+                for run in runs
+            },
+        )
         title = f"Runs on {name}: {len(runs)} running (enter opens one)" if name else "Runs on the node"
         update_static(self.query_one("#node-runs-title", Static), title)
 
@@ -143,10 +160,15 @@ class NodesScreen(SluiceScreen):
             why = reason.strip() or None
             self.sluice.confirm(
                 f"Drain node {name}?\n\nNo new run starts on it; its {node.slots_used} running run(s) finish."
-                f"\nReason: {why or 'none given'}", lambda: self._set_drained(name, True, why), "Drain")
+                f"\nReason: {why or 'none given'}",
+                lambda: self._set_drained(name, True, why),
+                "Drain",
+            )
 
-        self.app.push_screen(PromptScreen("reason", f"Why drain {name}? Kept in the events (enter: no reason, "
-                                                    "esc: cancel)"), reason_given)
+        self.app.push_screen(
+            PromptScreen("reason", f"Why drain {name}? Kept in the events (enter: no reason, esc: cancel)"),
+            reason_given,
+        )
 
     def action_undrain(self) -> None:
         node = self._target()
@@ -157,8 +179,11 @@ class NodesScreen(SluiceScreen):
             self.notify(f"node {name} is {node.status}, not drained", severity="warning")
             return
         lifted = " Its quarantine is lifted too." if node.status == NodeState.QUARANTINED else ""
-        self.sluice.confirm(f"Undrain node {name}?\n\nNew runs may start on it again.{lifted}",
-                            lambda: self._set_drained(name, False, None), "Undrain")
+        self.sluice.confirm(
+            f"Undrain node {name}?\n\nNew runs may start on it again.{lifted}",
+            lambda: self._set_drained(name, False, None),
+            "Undrain",
+        )
 
     async def _set_drained(self, name: str, drained: bool, reason: str | None) -> str:
         # The call `sluice drain --reason` and `sluice undrain` make (console/cli/fleet.py).
@@ -174,9 +199,15 @@ class NodesScreen(SluiceScreen):
 
 
 def _node_row(node: NodeView) -> tuple[Any, ...]:
-    return (node.config.name, Text(node.status, style=NODE_STYLES.get(node.status, "dim")),
-            f"{node.slots_used}/{node.config.slots}", ",".join(node.config.labels) or "-",
-            short_time(node.state.last_seen_at) if node.state else "-", NO_ROUND_TRIP, _why(node))
+    return (
+        node.config.name,
+        Text(node.status, style=NODE_STYLES.get(node.status, "dim")),
+        f"{node.slots_used}/{node.config.slots}",
+        ",".join(node.config.labels) or "-",
+        short_time(node.state.last_seen_at) if node.state else "-",
+        NO_ROUND_TRIP,
+        _why(node),
+    )
 
 
 def _why(node: NodeView) -> str:

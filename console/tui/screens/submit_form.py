@@ -65,13 +65,19 @@ class SubmitFormScreen(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"Submit a run of {self.job.name} (queue {self.job.queue}, priority {self.job.priority})",
-                         markup=False)
+            yield Static(
+                f"Submit a run of {self.job.name} (queue {self.job.queue}, priority {self.job.priority})",
+                markup=False,
+            )
             with VerticalScroll():
                 for name, value, required in self.fields:
                     with Horizontal(classes="field"):
                         yield Static(f"{name} *" if required else name, classes="param-label", markup=False)
-                        hint = KIND_HINTS.get(self.job.partition.kind, "") if required and self.job.partition else ""
+                        hint = (
+                            KIND_HINTS.get(self.job.partition.kind, "")
+                            if required and self.job.partition
+                            else ""
+                        )
                         yield Input(value=value, placeholder=hint, id=f"param-{name}", compact=True)
                 if not self.fields:
                     yield Static("This job declares no params.", classes="hint")
