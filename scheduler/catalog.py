@@ -29,11 +29,13 @@ class JobEntry:
 
 @dataclass(frozen=True)
 class JobSummary:
-    """A job file with when its schedule next fires (stored UTC time) and its newest run."""
+    """A job file with when its schedule next fires (stored UTC time), its newest run, and the partition a run
+    triggered now would fill."""
 
     entry: JobEntry
     next_tick: str | None
     last_run: Run | None
+    trigger_partition: str | None = None
 
 
 def job_catalog(directory: Path) -> list[JobEntry]:

@@ -12,7 +12,8 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from . import backfills as bf
-from .catalog import TRIGGER_NOTE, JobSummary, job_catalog, trigger_partition
+from .catalog import TRIGGER_NOTE, job_catalog, trigger_partition
+from .catalog import JobSummary as JobSummary
 from .clock import Clock, utcnow
 from .config import NAME_PATTERN, JobDefinition, NodeConfig, load_jobs, load_nodes, load_queues
 from .context import fill_upstream_blocks, load_context, store_health
@@ -137,8 +138,10 @@ class Engine:
         summaries = []
         for entry in entries:
             job = entry.definition
-            tick = next_tick(job.schedule, job.timezone, now) if job is not None and job.schedule else None
-            summaries.append(JobSummary(entry, to_iso(tick) if tick else None, last.get(entry.name)))
+            tick, partition = None, None
+            if job is not None and job.schedule:
+                tick, partition = next_tick(job.schedule, job.timezone, now), trigger_partition(job, now)
+            summaries.append(JobSummary(entry, to_iso(tick) if tick else None, last.get(entry.name), partition))
         return summaries
 
     def node_configs(self) -> list[NodeConfig]:

@@ -55,7 +55,8 @@ async def test_job_summaries_give_the_next_tick_and_the_last_run(home):
         second, _ = await engine.submit("hello", {})
         summaries = {summary.entry.name: summary for summary in await engine.job_summaries()}
     assert summaries["nightly"].next_tick == "2026-11-24T01:00:00.000000Z"
-    assert summaries["hello"].next_tick is None
+    assert summaries["nightly"].trigger_partition == "2026-11-23"
+    assert summaries["hello"].next_tick is None and summaries["hello"].trigger_partition is None
     last = summaries["hello"].last_run
     assert last is not None and last.id == second and last.status == RunStatus.QUEUED
     assert summaries["etl"].last_run is None

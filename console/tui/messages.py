@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from textual.message import Message
 
 from scheduler.backfills import BackfillDetail
-from scheduler.catalog import JobSummary
-from scheduler.engine import NodeView, RunDetail
+from scheduler.engine import JobSummary, NodeView, RunDetail
 from scheduler.models import Attempt, Backfill, Event, QueueState, Run
 
 

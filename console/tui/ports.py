@@ -18,10 +18,9 @@ from textual.app import App
 from textual.worker import Worker
 
 from scheduler.backfills import BackfillDetail, BackfillPlan
-from scheduler.catalog import JobSummary
 from scheduler.clock import Clock
 from scheduler.config import JobDefinition
-from scheduler.engine import ActionResult, NodeView, RunDetail
+from scheduler.engine import ActionResult, JobSummary, NodeView, RunDetail
 from scheduler.models import Attempt, Backfill, Event, QueueState, Run
 from scheduler.run_filter import RunFilter
 

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
-from scheduler.catalog import JobSummary, trigger_partition
+from scheduler.engine import JobSummary
 
 from ..format import short_time, status_style
 from ..messages import JobsLoaded
@@ -132,7 +132,7 @@ class JobsScreen(SluiceScreen):
         if not job.schedule:
             self.notify(f"job {job.name} has no schedule: press s to submit a run of it", severity="warning")
             return
-        partition = trigger_partition(job, self.engine.clock())
+        partition = summary.trigger_partition
         what = f"partition {partition}" if partition else "default params"
         self.sluice.confirm(
             f'Trigger {job.name} now?\n\nOne run is queued now ({what}), outside its schedule "{job.schedule}"; '
