@@ -38,7 +38,7 @@ class NodesScreen(SluiceScreen):
     BINDINGS = [
         Binding("D", "drain", "Drain node…", key_display="D"),
         Binding("U", "undrain", "Undrain node", key_display="U"),
-        Binding("tab", "switch_table", "Nodes/runs", key_display="tab"),
+        Binding("tab", "switch_table", "Nodes/runs", key_display="tab", show=False),
     ]
 
     DEFAULT_CSS = """
