@@ -11,3 +11,11 @@ Clock = Callable[[], datetime]
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+#: Writes a moment into a reason people read ("14:03:07 CET"); the console and the CLI pass one in their zone.
+TimeText = Callable[[datetime], str]
+
+
+def utc_clock_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%H:%M:%S UTC")

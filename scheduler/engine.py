@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from . import backfills as bf
 from .catalog import TRIGGER_NOTE, job_catalog, trigger_partition
 from .catalog import JobSummary as JobSummary
-from .clock import Clock, utcnow
+from .clock import Clock, TimeText, utc_clock_text, utcnow
 from .config import NAME_PATTERN, JobDefinition, NodeConfig, load_jobs, load_nodes, load_queues
 from .context import fill_upstream_blocks, load_context, store_health
 from .cron import next_tick
@@ -23,7 +23,7 @@ from .home import Home
 from .jobspec import partition_of, resolve_params
 from .leases import lease_of, unreachable_reason
 from .logstore import LogStore
-from .models import Attempt, Backfill, Checkpoint, Event, NodeRecord, QueueState, Run, to_iso
+from .models import Attempt, Backfill, Checkpoint, Event, NodeRecord, QueueState, Run, from_iso, to_iso
 from .process.settings import DEFAULT_LOST_AFTER
 from .run_actions import ActionResult as ActionResult
 from .run_actions import because, cancel_one, retry_one
@@ -81,24 +81,27 @@ class NodeView:
 class Engine:
     """Opens the store of one home; every method is one short transaction, committed before it returns."""
 
-    def __init__(self, home: Home, db: Database, clock: Clock = utcnow, actor: str | None = None) -> None:
+    def __init__(self, home: Home, db: Database, clock: Clock = utcnow, actor: str | None = None,
+                 show_time: TimeText = utc_clock_text) -> None:
         self.home = home
         self.db = db
         self.clock = clock
         self.actor = actor or os_user()
+        #: How the times inside wait reasons read: the caller's zone for people, UTC by default (and for --json).
+        self.show_time = show_time
         self.logs = LogStore(home.logs_dir)
 
     @classmethod
     async def open(cls, home: Home, clock: Clock = utcnow, actor: str | None = None,
-                   readonly: bool = False) -> Engine:
+                   readonly: bool = False, show_time: TimeText = utc_clock_text) -> Engine:
         """Open the home's store; `readonly` changes nothing on disk (no migration, no queues.toml sync)."""
         if readonly:
             load_queues(home.queues_file)  # a bad queues.toml is refused by every command alike, but not synced
-            return cls(home, await open_readonly(home.db_path), clock, actor)
+            return cls(home, await open_readonly(home.db_path), clock, actor, show_time)
         home.require_writable()
         home.ensure()
         db = await open_database(home.db_path)
-        engine = cls(home, db, clock, actor)
+        engine = cls(home, db, clock, actor, show_time)
         try:
             await engine._sync_queues()
         except BaseException:
@@ -330,7 +333,8 @@ class Engine:
         running = [run for run in runs if run.status == RunStatus.RUNNING and run.node]
         for run in runs:
             if run.status == RunStatus.RETRY_WAIT:
-                reasons[run.id] = f"backing off until {(run.next_attempt_at or '')[11:19]} UTC"
+                due = from_iso(run.next_attempt_at)
+                reasons[run.id] = f"backing off until {self.show_time(due)}" if due else "backing off"
         if not queued and not running:
             return reasons
         async with self.db.read() as conn:
@@ -367,7 +371,7 @@ class Engine:
             lease = attempt.lost_after  # as the scheduler counts it; else as it would, with the default
             if lease is None:
                 lease = lease_of(run.definition, node_leases.get(attempt.node), DEFAULT_LOST_AFTER)
-            reasons[run.id] = unreachable_reason(attempt.node, down[attempt.node], lease)
+            reasons[run.id] = unreachable_reason(attempt.node, down[attempt.node], lease, self.show_time)
         return reasons
 
     # --- backfills -----------------------------------------------------------------------------------------

@@ -5,9 +5,10 @@ nodes.toml counts), so the CLI and the console say when it runs out without know
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+from .clock import TimeText, utc_clock_text
 from .models import from_iso
 
 
@@ -19,13 +20,9 @@ def lease_of(definition: dict[str, Any], node_lease: float | None, default: floa
     return node_lease if node_lease is not None else default
 
 
-def unreachable_reason(node: str, down_since: str, lease: float) -> str:
+def unreachable_reason(node: str, down_since: str, lease: float, show: TimeText = utc_clock_text) -> str:
     """Why a running run shows no progress: its node does not answer, and when its attempt is given up."""
     since = from_iso(down_since)
     assert since is not None
-    return (f"node {node} unreachable since {_clock(since)}, the job keeps running there "
-            f"(given up at {_clock(since + timedelta(seconds=lease))})")
-
-
-def _clock(moment: datetime) -> str:
-    return moment.strftime("%H:%M:%S UTC")
+    return (f"node {node} unreachable since {show(since)}, the job keeps running there "
+            f"(given up at {show(since + timedelta(seconds=lease))})")

@@ -19,6 +19,12 @@ def _no_machine_known_hosts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("SLUICE_GLOBAL_KNOWN_HOSTS", str(tmp_path / "no-global-known-hosts"))
 
 
+@pytest.fixture(autouse=True)
+def _times_in_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Show times in UTC, whatever this machine's zone: snapshots and printed times read the same everywhere."""
+    monkeypatch.setenv("SLUICE_TZ", "UTC")
+
+
 @pytest.fixture
 async def local_fleet(tmp_path: Path) -> AsyncIterator[LocalFleet]:
     """A LocalFleet with nodes "n1" and "n2" running, keys in tmp_path/"keys"."""

@@ -8,6 +8,7 @@ import sys
 from scheduler.engine import Engine, NodeView
 from scheduler.states import RunStatus
 
+from ..timefmt import shown
 from .output import EventOut, NodeOut, QueueOut
 from .results import print_json
 from .tables import print_table
@@ -46,7 +47,7 @@ def _node_problem(view: NodeView) -> str:
     if state is None:
         return ""
     if state.quarantined_at:
-        return f"since {state.quarantined_at[11:19]} UTC: {state.quarantine_reason}"
+        return f"since {shown(state.quarantined_at, 'clock')}: {state.quarantine_reason}"
     return "; ".join(error for error in (state.last_error, state.probe_error) if error)
 
 
@@ -80,7 +81,7 @@ async def events(engine: Engine, args: argparse.Namespace) -> int:
     if args.json:
         print_json({"events": [EventOut.of(event).model_dump() for event in found]})
         return 0
-    rows = [[str(e.id), e.at[:19], e.kind, str(e.run_id or ""), f"{e.old_status or ''}>{e.new_status or ''}"
+    rows = [[str(e.id), shown(e.at), e.kind, str(e.run_id or ""), f"{e.old_status or ''}>{e.new_status or ''}"
              if e.new_status else "", e.actor or "", (e.detail or "")[:60]] for e in found]
     print_table(["ID", "AT", "KIND", "RUN", "CHANGE", "ACTOR", "DETAIL"], rows)
     return 0

@@ -7,10 +7,12 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 
+from scheduler.clock import utc_clock_text
 from scheduler.engine import Engine
 from scheduler.errors import SluiceError, UsageError
 from scheduler.home import Home
 
+from ..timefmt import display_zone, zoned_clock
 from . import backfills as commands_backfill
 from . import fleet
 from . import runs as commands
@@ -37,7 +39,9 @@ def only_reads(args: argparse.Namespace) -> bool:
 
 async def _with_engine(args: argparse.Namespace) -> int:
     home = Home.resolve(args.home, args.jobs)
-    engine = await Engine.open(home, readonly=only_reads(args))
+    # --json keeps the times inside wait reasons in UTC, as it keeps every other time.
+    show_time = utc_clock_text if getattr(args, "json", False) else zoned_clock
+    engine = await Engine.open(home, readonly=only_reads(args), show_time=show_time)
     try:
         return await HANDLERS[args.command](engine, args)
     finally:
@@ -68,6 +72,7 @@ def main(argv: list[str] | None = None, frontends: Mapping[str, Frontend] | None
     try:
         check_text(parser, args)
         check_new_queue(args)
+        display_zone()  # a bad SLUICE_TZ is refused before anything runs, not at the first time shown
         return dispatch(args, frontends or {})
     except SluiceError as exc:
         print(f"sluice: error: {exc}", file=sys.stderr)

@@ -17,6 +17,7 @@ from scheduler.jobspec import parse_param_args
 from scheduler.run_filter import STATUS_GROUPS, FilterError, RunFilter, parse_run_filter, statuses_of
 from scheduler.states import ENDED, RunStatus
 
+from ..timefmt import shown
 from .output import RunDetailOut, RunOut
 from .results import print_json, report_actions
 from .tables import print_table
@@ -106,7 +107,7 @@ async def runs(engine: Engine, args: argparse.Namespace) -> int:
         print_json({"runs": [RunOut.of(run, reasons.get(run.id)).model_dump() for run in found]})
         return 0
     rows = [[str(run.id), run.job, run.status, run.partition or "", run.queue, str(run.attempt), run.node or "",
-             "" if run.exit_code is None else str(run.exit_code), run.created_at[:19], reasons.get(run.id, "")]
+             "" if run.exit_code is None else str(run.exit_code), shown(run.created_at), reasons.get(run.id, "")]
             for run in found]
     print_table(["ID", "JOB", "STATUS", "PARTITION", "QUEUE", "TRY", "NODE", "EXIT", "CREATED", "WHY WAITING"], rows)
     return 0
@@ -122,7 +123,7 @@ async def show(engine: Engine, args: argparse.Namespace) -> int:
     run = detail.run
     print(f"run {run.id}  {run.job}  {run.status.upper()}" + (f"  ({reason})" if reason else ""))
     print(f"  queue {run.queue}  priority {run.priority}  partition {run.partition or '-'}  params {run.params}")
-    print(f"  created {run.created_at}  started {run.started_at or '-'}  ended {run.ended_at or '-'}")
+    print(f"  created {shown(run.created_at)}  started {shown(run.started_at)}  ended {shown(run.ended_at)}")
     if detail.node_error:
         print(f"  NODE ERROR: {detail.node_error}")
     if detail.attempts:
@@ -130,16 +131,16 @@ async def show(engine: Engine, args: argparse.Namespace) -> int:
         for a in out.attempts:
             progress = f"  progress {a.progress['done']:g}/{a.progress['total']:g}" if a.progress else ""
             print(f"  #{a.number} {a.status} on {a.node}  exit {a.exit_code if a.exit_code is not None else '-'}"
-                  f"  reason {a.reason or '-'}  {a.started_at} -> {a.ended_at or '…'}{progress}"
+                  f"  reason {a.reason or '-'}  {shown(a.started_at)} -> {shown(a.ended_at) if a.ended_at else '…'}{progress}"
                   + (f"\n     {a.error}" if a.error else "") + (f"\n     LOG: {a.log_error}" if a.log_error else ""))
     if detail.checkpoints:
         print("checkpoints:")
         for checkpoint in detail.checkpoints:
-            print(f"  {checkpoint.at}  attempt {checkpoint.attempt}  {checkpoint.value}")
+            print(f"  {shown(checkpoint.at)}  attempt {checkpoint.attempt}  {checkpoint.value}")
     print("events:")
     for event in detail.events:
         change = f"{event.old_status or ''} -> {event.new_status}" if event.new_status else ""
-        print(f"  {event.at}  {event.kind:<18} {change:<24} {event.actor or ''}  {event.detail or ''}")
+        print(f"  {shown(event.at)}  {event.kind:<18} {change:<24} {event.actor or ''}  {event.detail or ''}")
     return 0
 
 

@@ -22,6 +22,7 @@ from scheduler.ssh.executor import SshExecutor
 from scheduler.states import ENDED, RunStatus
 
 from ..samples import sample_jobs_dir
+from ..timefmt import shown
 
 WORKERS = ("worker-1", "worker-2", "worker-3")
 #: job -> the status the demo expects it to end in.
@@ -94,7 +95,7 @@ async def _follow(world: DemoWorld, run_ids: list[int]) -> bool:
             events = sorted(await engine.events(500), key=lambda event: event.id)
             for event in events:
                 if event.id > last_event and event.run_id is not None and event.new_status:
-                    print(f"{event.at[11:19]}  run {event.run_id:>3}  {event.old_status or '':>10} -> "
+                    print(f"{shown(event.at, 'clock')}  run {event.run_id:>3}  {event.old_status or '':>10} -> "
                           f"{event.new_status:<10} {event.detail or ''}")
                 last_event = max(last_event, event.id)
             runs = [await engine.run(run_id) for run_id in run_ids]

@@ -14,6 +14,7 @@ from scheduler.engine import Engine
 from scheduler.errors import SluiceError
 from scheduler.home import Home
 
+from ..timefmt import zoned_clock
 from .actions import perform
 from .palette import ViewCommands
 from .ports import Action, AppPort, EnginePort
@@ -75,7 +76,7 @@ class SluiceApp(App[int]):
     async def on_mount(self) -> None:
         try:
             if self._engine_factory is None:
-                self._engine = await Engine.open(self.home, readonly=self.readonly)
+                self._engine = await Engine.open(self.home, readonly=self.readonly, show_time=zoned_clock)
             else:
                 self._engine = await self._engine_factory(self.home)
         except SluiceError as exc:

@@ -20,6 +20,8 @@ from scheduler.states import (
 from scheduler.states import DEAD_LETTERS as DEAD_LETTER_SET
 from scheduler.states import WAITING as WAITING_SET
 
+from ..timefmt import shown
+
 #: Rich styles per run or attempt status (the two share running, succeeded, failed, cancelled and timed_out);
 #: named ANSI colours so 256-colour terminals and tmux render them.
 STATUS_STYLES: dict[str, str] = {
@@ -69,13 +71,13 @@ def status_style(status: str) -> str:
 
 
 def clock_time(iso: str | None) -> str:
-    """HH:MM:SS of a stored UTC time, or a dash."""
-    return iso[11:19] if iso else "-"
+    """HH:MM:SS and the zone of a stored time, in the operator's zone (as the CLI shows it), or a dash."""
+    return shown(iso, "clock")
 
 
 def short_time(iso: str | None) -> str:
-    """MM-DD HH:MM of a stored UTC time, or a dash."""
-    return f"{iso[5:10]} {iso[11:16]}" if iso else "-"
+    """MM-DD HH:MM and the zone of a stored time, in the operator's zone (as the CLI shows it), or a dash."""
+    return shown(iso, "short")
 
 
 def duration_text(seconds: float | None) -> str:

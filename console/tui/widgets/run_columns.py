@@ -9,9 +9,9 @@ from scheduler.models import Run
 
 from ..format import short_time, status_style
 
-# (title, width) at 80 columns; WHY takes what is left.
+# (title, width) at 80 columns; WHY takes what is left. CREATED holds "11-23 11:00 CET", or "+0545" as the zone.
 FIXED_COLUMNS = (("ID", 7), ("JOB", 12), ("PARTITION", 10), ("STATUS", 10), ("NODE", 8), ("#", 2),
-                 ("CREATED", 12))
+                 ("CREATED", 17))
 #: How far each column may grow past its width on a wide terminal, in the order the room is handed out.
 GROWTH = (("JOB", 18), ("PARTITION", 6), ("NODE", 6), ("ID", 2))
 MIN_WHY = 16
