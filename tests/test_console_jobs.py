@@ -48,7 +48,7 @@ async def test_jobs_screen_shows_validation_schedule_next_tick_and_last_run(engi
         table = screen.query_one("#jobs", DataTable)
         assert [key.value for key in table.rows] == ["etl", "hello", "nightly"]
         nightly, hello = _cells(table, "nightly"), _cells(table, "hello")
-        assert nightly[1] == "ok" and "0 2 * * *" in nightly and "11-24 02:00" in nightly
+        assert nightly[1] == "ok" and "0 2 * * *" in nightly and "11-24 02:00 UTC" in nightly  # SLUICE_TZ=UTC
         assert hello[1] == "ok" and RunStatus.FAILED in hello
         assert _cells(table, "etl")[-2:] == ["-", "-"]  # never ran
 

@@ -136,7 +136,7 @@ class JobsScreen(SluiceScreen):
         what = f"partition {partition}" if partition else "default params"
         self.sluice.confirm(
             f'Trigger {job.name} now?\n\nOne run is queued now ({what}), outside its schedule "{job.schedule}"; '
-            f"its next tick ({short_time(summary.next_tick)} UTC) still comes.",
+            f"its next tick ({short_time(summary.next_tick)}) still comes.",
             lambda: self._trigger(job.name),
             "Trigger",
         )
