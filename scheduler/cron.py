@@ -97,6 +97,11 @@ def due_ticks(
     return ticks
 
 
+def next_tick(expression: str, timezone: str, now: datetime) -> datetime | None:
+    """The first UTC tick strictly after `now` (DST handled as due_ticks does), or None if it never fires again."""
+    return next(_ticks_after(_normalise(expression), validate_timezone(timezone), _utc(now, "now")), None)
+
+
 def _normalise(expression: str) -> str:
     """The five fields of `expression` (aliases expanded) joined by single spaces; UsageError if invalid."""
     if not isinstance(expression, str):

@@ -12,9 +12,12 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from . import backfills as bf
+from .catalog import TRIGGER_NOTE, job_catalog, trigger_partition
+from .catalog import JobSummary as JobSummary
 from .clock import Clock, TimeText, utc_clock_text, utcnow
 from .config import NAME_PATTERN, JobDefinition, NodeConfig, load_jobs, load_nodes, load_queues
 from .context import fill_upstream_blocks, load_context, store_health
+from .cron import next_tick
 from .errors import NotFound, UsageError
 from .home import Home
 from .jobspec import partition_of, resolve_params
@@ -130,6 +133,20 @@ class Engine:
             raise NotFound(f"job {name!r} is not defined in {self.home.jobs_dir} (defined: {known})")
         return jobs[name]
 
+    async def job_summaries(self) -> list[JobSummary]:
+        """Every job file, valid or with its error, with its schedule's next tick and its newest run."""
+        entries = job_catalog(self.home.jobs_dir)
+        now = self.clock()
+        last = await self._read(q.last_run_of_jobs, [entry.name for entry in entries])
+        summaries = []
+        for entry in entries:
+            job = entry.definition
+            tick, partition = None, None
+            if job is not None and job.schedule:
+                tick, partition = next_tick(job.schedule, job.timezone, now), trigger_partition(job, now)
+            summaries.append(JobSummary(entry, to_iso(tick) if tick else None, last.get(entry.name), partition))
+        return summaries
+
     def node_configs(self) -> list[NodeConfig]:
         return load_nodes(self.home.nodes_file)
 
@@ -181,6 +198,18 @@ class Engine:
             for name in {new.queue for new in new_runs}:
                 await q.ensure_queue(conn, name)
             return await q.insert_runs(conn, new_runs, self.now(), self.actor)
+
+    async def trigger_now(self, job_name: str) -> int:
+        """One run of a scheduled job now, outside its schedule (which keeps its own ticks); a time-partitioned
+        job's run fills the current period in the job's zone, as that period's tick would."""
+        job = self.job(job_name)
+        if not job.schedule:
+            raise UsageError(f"job {job_name} has no schedule: submit a run of it instead")
+        new = self._new_run(job, {}, None, None, partition=trigger_partition(job, self.clock()), note=TRIGGER_NOTE)
+        async with self.db.write() as conn:
+            await q.ensure_queue(conn, new.queue)
+            [run_id] = await q.insert_runs(conn, [new], self.now(), self.actor)
+        return run_id
 
     # --- operator actions ---------------------------------------------------------------------------------
 

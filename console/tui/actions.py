@@ -15,6 +15,7 @@ from .shield import QUERY_ERRORS, shielded
 MUTATIONS = frozenset({
     "retry", "retry_scratch", "cancel", "kill", "priority", "toggle_pause", "toggle_drain", "retry_all",
     "new_backfill", "pause_backfill", "cancel_backfill", "retry_failed", "parallel", "launch",
+    "drain", "undrain", "submit", "trigger",
 })
 
 

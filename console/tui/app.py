@@ -27,6 +27,8 @@ from .screens.confirm import ConfirmScreen
 from .screens.dead_letters import DeadLettersScreen
 from .screens.events import EventsScreen
 from .screens.help import HelpScreen
+from .screens.jobs import JobsScreen
+from .screens.nodes import NodesScreen
 from .screens.overview import OverviewScreen
 from .screens.prompt import PromptScreen
 from .screens.run_detail import RunDetailScreen
@@ -34,7 +36,7 @@ from .screens.runs import RunsScreen
 from .views import ViewRequest, parse_view
 
 EngineFactory = Callable[[Home], Awaitable[Engine]]
-VIEW_KEYS = {"1": "overview", "2": "runs", "3": "backfills", "4": "dead", "5": "events"}
+VIEW_KEYS = {"1": "overview", "2": "runs", "3": "backfills", "4": "dead", "5": "events", "6": "nodes", "7": "jobs"}
 
 
 class SluiceApp(App[int]):
@@ -43,7 +45,7 @@ class SluiceApp(App[int]):
     TITLE = "Sluice"
     COMMANDS = App.COMMANDS | {ViewCommands}
     SCREENS = {"overview": OverviewScreen, "runs": RunsScreen, "backfills": BackfillsScreen,
-               "dead": DeadLettersScreen, "events": EventsScreen}
+               "dead": DeadLettersScreen, "events": EventsScreen, "nodes": NodesScreen, "jobs": JobsScreen}
     MODES = {name: name for name in SCREENS}
     BINDINGS = [
         Binding("colon", "view_prompt", "View", key_display=":"),
@@ -123,7 +125,8 @@ class SluiceApp(App[int]):
         await self.open_view(view)
 
     def action_view_prompt(self) -> None:
-        hint = ":runs [status…] [job=… queue=… node=… backfill=…]  :overview  :backfills  :dead  :events  :run ID"
+        hint = (":runs [status…] [job=… queue=… node=… backfill=…]  :overview  :backfills  :dead  :events  :nodes  "
+                ":jobs  :run ID")
 
         def chosen(text: str | None) -> None:
             if text:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from textual.message import Message
 
 from scheduler.backfills import BackfillDetail
-from scheduler.engine import NodeView, RunDetail
+from scheduler.engine import JobSummary, NodeView, RunDetail
 from scheduler.models import Attempt, Backfill, Event, QueueState, Run
 
 
@@ -114,3 +114,18 @@ class DeadLetterTail(_Latest):
     run_id: int
     outcome: str
     lines: list[str]
+
+
+@dataclass
+class NodesLoaded(_Latest):
+    """Every configured node with its state, and the running runs on each (by node name)."""
+
+    nodes: list[NodeView]
+    runs: dict[str, list[Run]]
+
+
+@dataclass
+class JobsLoaded(_Latest):
+    """Every job file, valid or with its error, with its next tick and newest run."""
+
+    jobs: list[JobSummary]

@@ -20,7 +20,7 @@ from textual.worker import Worker
 from scheduler.backfills import BackfillDetail, BackfillPlan
 from scheduler.clock import Clock
 from scheduler.config import JobDefinition
-from scheduler.engine import ActionResult, NodeView, RunDetail
+from scheduler.engine import ActionResult, JobSummary, NodeView, RunDetail
 from scheduler.models import Attempt, Backfill, Event, QueueState, Run
 from scheduler.run_filter import RunFilter
 
@@ -39,6 +39,15 @@ class EnginePort(Protocol):
     # --- configuration
 
     def jobs(self) -> dict[str, JobDefinition]: ...
+
+    async def job_summaries(self) -> list[JobSummary]: ...
+
+    # --- submitting
+
+    async def submit(self, job_name: str, params: dict[str, Any], queue: str | None = None,
+                     priority: int | None = None, key: str | None = None) -> tuple[int, bool]: ...
+
+    async def trigger_now(self, job_name: str) -> int: ...
 
     # --- operator actions
 

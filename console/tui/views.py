@@ -9,8 +9,9 @@ from scheduler.run_filter import RunFilter, describe_filter, parse_run_filter
 __all__ = ["ViewRequest", "describe_filter", "parse_run_filter", "parse_view"]
 
 ALIASES = {
-    "overview": "overview", "o": "overview", "queues": "overview", "queue": "overview", "nodes": "overview",
-    "node": "overview", "home": "overview",
+    "overview": "overview", "o": "overview", "queues": "overview", "queue": "overview", "home": "overview",
+    "nodes": "nodes", "node": "nodes", "n": "nodes",
+    "jobs": "jobs", "job": "jobs", "j": "jobs",
     "runs": "runs", "r": "runs",
     "run": "run",
     "backfills": "backfills", "bf": "backfills", "backfill": "backfill",
@@ -30,10 +31,10 @@ def parse_view(text: str) -> ViewRequest:
     """`runs failed job=etl` -> the runs view with that filter; raises ValueError with a hint."""
     words = text.strip().lstrip(":").split()
     if not words:
-        raise ValueError("type a view: overview, runs, backfills, dead, events (e.g. :runs failed)")
+        raise ValueError("type a view: overview, runs, backfills, dead, events, nodes, jobs (e.g. :runs failed)")
     name = ALIASES.get(words[0].lower())
     if name is None:
-        raise ValueError(f"no view {words[0]!r}: try overview, runs, backfills, dead, events")
+        raise ValueError(f"no view {words[0]!r}: try overview, runs, backfills, dead, events, nodes, jobs")
     rest = words[1:]
     if name in ("run", "backfill"):
         if len(rest) == 1 and rest[0].isdigit():

@@ -59,6 +59,8 @@ class NewRun:
     backfill_id: int | None = None
     backfill_seq: int | None = None
     schedule_tick: str | None = None
+    #: The submitted event's detail when neither a backfill nor a tick says where the run came from.
+    note: str | None = None
 
 
 def _marks(values: Collection[object]) -> str:
@@ -321,12 +323,22 @@ def _submit_detail(new: NewRun) -> str | None:
         return f"backfill {new.backfill_id}"
     if new.schedule_tick is not None:
         return f"schedule tick {new.schedule_tick}"
-    return None
+    return new.note
 
 
 async def get_run(conn: aiosqlite.Connection, run_id: int) -> Run | None:
     row = await _one(conn, "SELECT * FROM runs WHERE id = ?", (run_id,))
     return Run.from_row(row) if row else None
+
+
+async def last_run_of_jobs(conn: aiosqlite.Connection, jobs: Sequence[str]) -> dict[str, Run]:
+    """job -> its newest run, for the jobs that have one: one indexed lookup per job, whatever the history."""
+    found = {}
+    for job in jobs:
+        row = await _one(conn, "SELECT * FROM runs WHERE job = ? ORDER BY id DESC LIMIT 1", (job,))
+        if row is not None:
+            found[job] = Run.from_row(row)
+    return found
 
 
 async def get_runs(conn: aiosqlite.Connection, run_ids: Sequence[int]) -> list[Run]:

@@ -9,8 +9,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 GLOBAL_KEYS = [
-    (":", "switch view: runs [status], overview, backfills, dead, events, run ID, backfill ID"),
-    ("1-5", "overview, runs, backfills, dead letters, events"),
+    (":", "switch view: runs [status], overview, backfills, dead, events, nodes, jobs, run ID,"
+            " backfill ID"),
+    ("1-7", "overview, runs, backfills, dead letters, events, nodes, jobs"),
     ("ctrl+p", "command palette"),
     ("Z", "pause or resume updates (read a screen that keeps changing)"),
     ("S", "start a scheduler in the background (when none is running)"),
