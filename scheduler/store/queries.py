@@ -399,6 +399,13 @@ async def list_runs(
     return [Run.from_row(row) for row in rows]
 
 
+async def runs_in_status(conn: aiosqlite.Connection, status: str, limit: int, oldest_first: bool = False) -> list[Run]:
+    """The newest (or oldest) `limit` runs in one status: one range of the (status, id) index, flat at any size."""
+    order = "ASC" if oldest_first else "DESC"
+    rows = await _all(conn, f"SELECT * FROM runs WHERE status = ? ORDER BY id {order} LIMIT ?", (status, limit))
+    return [Run.from_row(row) for row in rows]
+
+
 async def count_runs(conn: aiosqlite.Connection, run_filter: RunFilter, cap: int | None = None) -> int:
     where, params = _filter_sql(run_filter)
     if cap is None:
