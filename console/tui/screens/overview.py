@@ -105,10 +105,12 @@ class OverviewScreen(SluiceScreen):
         self.loaded = message
         counts = Text()
         for status in COUNT_ORDER:
+            if not message.counts.get(status):
+                continue  # zeros would push the rest past 80 columns; the board's titles say "none"
             counts.append(f"{status} ", style="dim")
             counts.append(f"{message.counts.get(status, 0):,}", style=STATUS_STYLES[status])
             counts.append("  ")
-        update_static(self.query_one("#counts", Static), counts)
+        update_static(self.query_one("#counts", Static), counts if counts else Text("no runs yet", style="dim"))
         self.query_one(RunBoard).set_totals(message.counts)
         sync_rows(self.query_one("#queues", DataTable), {
             queue.name: (queue.name, Text("paused", style="bold yellow") if queue.paused else "active",
@@ -126,7 +128,7 @@ class OverviewScreen(SluiceScreen):
         self._fit()
         slis = Text(f"Service levels {WINDOWS[self.window_index][0]} (w) ", style="bold")
         for key, value in message.slis.items():
-            slis.append(f" {key} ", style="dim")
+            slis.append(f"  {key}: ", style="dim")
             slis.append(value, style="bold")
         update_static(self.query_one("#slis", Static), slis)
 

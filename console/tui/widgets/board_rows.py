@@ -81,4 +81,3 @@ def ended_row(run: Run, why: str, now: datetime, width: int) -> Text:
         why = f"took {duration_text(elapsed(run.started_at, run.ended_at, now))}" if run.started_at else ""
     line.append(why, style="red" if run.status in DEAD_LETTERS else "dim")
     return _finish(line, width)
-

@@ -97,8 +97,12 @@ class RunBoard(Widget, can_focus=True):
 
     def on_run_board_loaded(self, message: RunBoardLoaded) -> None:
         message.stop()
-        self.board, self.reasons, self.attempts, self.now = message.board, message.reasons, message.attempts, \
-            message.now
+        self.board, self.reasons, self.attempts, self.now = (
+            message.board,
+            message.reasons,
+            message.attempts,
+            message.now,
+        )
         self.loaded = True
         self._keep_cursor()
         self.refresh()
@@ -113,9 +117,11 @@ class RunBoard(Widget, can_focus=True):
     def sections(self) -> list[tuple[str, list[Run], int]]:
         """(title, runs fetched, runs in the store) of each section, in the order shown."""
         board = self.board
-        return [("Running", board.running, count_of(self.totals, ACTIVE)),
-                ("Waiting", board.waiting, count_of(self.totals, WAITING)),
-                ("Ended", board.ended, count_of(self.totals, ENDED))]
+        return [
+            ("Running", board.running, count_of(self.totals, ACTIVE)),
+            ("Waiting", board.waiting, count_of(self.totals, WAITING)),
+            ("Ended", board.ended, count_of(self.totals, ENDED)),
+        ]
 
     def lines(self) -> list[Line]:
         """The board's lines at its current height: each section's title, then its share of the rows."""
@@ -184,8 +190,13 @@ class RunBoard(Widget, can_focus=True):
     def _row(self, section: str, run: Run, width: int) -> Text:
         why = run_why(run, self.reasons, self.attempts)
         if section == "Running":
-            return running_row(run, self.reasons.get(run.id) or _cancel_note(why, run), self.attempts.get(run.id),
-                               self.now, width)
+            return running_row(
+                run,
+                self.reasons.get(run.id) or _cancel_note(why, run),
+                self.attempts.get(run.id),
+                self.now,
+                width,
+            )
         if section == "Waiting":
             return waiting_row(run, why, width)
         return ended_row(run, why, self.now, width)
