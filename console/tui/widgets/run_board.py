@@ -50,7 +50,7 @@ class RunBoard(Widget, can_focus=True):
         Binding("down", "cursor(1)", "Down", show=False),
         Binding("home,g", "cursor(-1000)", "First", show=False),
         Binding("end,G", "cursor(1000)", "Last", show=False),
-        Binding("enter", "open", "Open run"),
+        Binding("enter", "open", "Open run", show=False),
     ]
 
     DEFAULT_CSS = """
