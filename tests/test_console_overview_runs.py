@@ -144,3 +144,17 @@ async def test_the_board_over_a_million_runs_brings_a_few_dozen_failures_first(m
     statuses = [run.status for run in board.ended]
     assert statuses == sorted(statuses, key=lambda status: status != RunStatus.FAILED)
     assert RunStatus.FAILED in statuses and RunStatus.SUCCEEDED in statuses
+
+
+async def test_the_overview_renders_its_runs_under_no_color(engine, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    await _busy_store(engine)
+    app = app_for(engine)
+    async with app.run_test(size=SMALL) as pilot:
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, OverviewScreen) and app.screen.query_one(RunBoard).loaded,
+            "the overview's runs",
+        )
+        await settle(pilot)
+        assert app.is_running and "etl" in app.export_screenshot()

@@ -31,6 +31,8 @@ from .board_rows import ended_row, running_row, waiting_row
 LIMIT = 30
 CURSOR_STYLE = Style(reverse=True)
 TITLE_STYLE = Style(bold=True)
+#: Under every segment: Textual's NO_COLOR (monochrome) filter fails on a segment without a style.
+PLAIN = Style()
 
 
 @dataclass(frozen=True)
@@ -178,14 +180,14 @@ class RunBoard(Widget, can_focus=True):
         width = self.size.width
         lines = self.lines()
         if y >= len(lines):
-            return Strip.blank(width)
+            return Strip.blank(width, PLAIN)
         line = lines[y]
         if line.run is None:
             return Strip([Segment(line.text[:width].ljust(width), TITLE_STYLE)])
         text = self._row(line.section, line.run, width)
         if line.run.id == self.cursor_id:
             text.stylize(CURSOR_STYLE if self.has_focus else Style(underline=True))
-        return Strip(text.render(self.app.console), width)
+        return Strip(text.render(self.app.console), width).apply_style(PLAIN)
 
     def _row(self, section: str, run: Run, width: int) -> Text:
         why = run_why(run, self.reasons, self.attempts)
