@@ -30,6 +30,8 @@ from .run_actions import because, cancel_one, retry_one
 from .run_filter import RunFilter
 from .states import (
     BACKFILL_ENDED,
+    DEAD_LETTERS,
+    ENDED,
     UNREACHABLE,
     UNSUCCESSFUL,
     WAITING,
@@ -37,6 +39,7 @@ from .states import (
     EventKind,
     NodeState,
     RunStatus,
+    ordered,
 )
 from .store import Database, open_database
 from .store import queries as q
@@ -76,6 +79,16 @@ class NodeView:
         if self.state and self.state.quarantined_at:
             return NodeState.QUARANTINED
         return self.state.state if self.state else NodeState.UNKNOWN
+
+
+@dataclass(frozen=True)
+class RunBoard:
+    """The runs the overview lists: running now (newest first), waiting (longest first), the latest ended with
+    failures first."""
+
+    running: list[Run]
+    waiting: list[Run]
+    ended: list[Run]
 
 
 class Engine:
@@ -330,6 +343,19 @@ class Engine:
                 running.setdefault(attempt.node, []).append(attempt.run_id)
         return [NodeView(config, states.get(config.name), len(running.get(config.name, [])),
                          running.get(config.name, [])) for config in configs]
+
+    async def run_board(self, limit: int = 30) -> RunBoard:
+        """Up to `limit` runs of each kind: one index range per status, the same cost at any size of history.
+
+        "Latest ended" is the newest `limit` of each ended status by id, ordered by when they ended."""
+        async with self.db.read() as conn:
+            running = await q.runs_in_status(conn, RunStatus.RUNNING, limit)
+            waiting = [run for status in ordered(WAITING)
+                       for run in await q.runs_in_status(conn, status, limit, oldest_first=True)]
+            ended = [run for status in ordered(ENDED) for run in await q.runs_in_status(conn, status, limit)]
+        ended = sorted(ended, key=lambda run: (run.ended_at or "", run.id), reverse=True)[:limit]
+        ended.sort(key=lambda run: run.status not in DEAD_LETTERS)  # stable: failures first, each newest first
+        return RunBoard(running, sorted(waiting, key=lambda run: run.id)[:limit], ended)
 
     async def wait_reasons(self, runs: Sequence[Run]) -> dict[int, str]:
         """Why each queued or backing-off run is not running, or a running one's node does not answer, in plain

@@ -28,7 +28,7 @@ async def test_overview_pauses_a_queue_and_drains_a_node(engine):
         assert isinstance(screen, OverviewScreen)
         queues = screen.query_one("#queues", DataTable)
         assert queues.row_count == 2  # batch and default
-        await pilot.press("down", "p")  # default
+        await pilot.press("tab", "down", "p")  # from the run board to the queues, then default
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen) and "Pause queue default" in app.screen.question
         await pilot.press("y")

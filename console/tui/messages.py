@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from textual.message import Message
 
 from scheduler.backfills import BackfillDetail
-from scheduler.engine import JobSummary, NodeView, RunDetail
+from scheduler.engine import JobSummary, NodeView, RunBoard, RunDetail
 from scheduler.models import Attempt, Backfill, Event, QueueState, Run
 
 
@@ -82,6 +83,16 @@ class OverviewLoaded(_Latest):
     counts: dict[str, int]
     slis: dict[str, str]
     sparklines: dict[str, list[float]] = field(default_factory=dict)
+
+
+@dataclass
+class RunBoardLoaded(_Latest):
+    """The overview's runs, with why each waits or ended and each one's last attempt, as of `now`."""
+
+    board: RunBoard
+    reasons: dict[int, str]
+    attempts: dict[int, Attempt]
+    now: datetime
 
 
 @dataclass

@@ -20,7 +20,7 @@ from textual.worker import Worker
 from scheduler.backfills import BackfillDetail, BackfillPlan
 from scheduler.clock import Clock
 from scheduler.config import JobDefinition
-from scheduler.engine import ActionResult, JobSummary, NodeView, RunDetail
+from scheduler.engine import ActionResult, JobSummary, NodeView, RunBoard, RunDetail
 from scheduler.models import Attempt, Backfill, Event, QueueState, Run
 from scheduler.run_filter import RunFilter
 
@@ -85,6 +85,8 @@ class EnginePort(Protocol):
     async def nodes(self) -> list[NodeView]: ...
 
     async def wait_reasons(self, runs: Sequence[Run]) -> dict[int, str]: ...
+
+    async def run_board(self, limit: int = 30) -> RunBoard: ...
 
     # --- backfills
 

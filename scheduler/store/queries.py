@@ -417,6 +417,17 @@ async def list_runs(
     return [Run.from_row(row) for row in rows]
 
 
+#: Newest (False) or oldest (True) first, the runs in one status: a range of the runs_status_id index.
+RUNS_IN_STATUS = {False: "SELECT * FROM runs WHERE status = ? ORDER BY id DESC LIMIT ?",
+                  True: "SELECT * FROM runs WHERE status = ? ORDER BY id ASC LIMIT ?"}
+
+
+async def runs_in_status(conn: aiosqlite.Connection, status: str, limit: int, oldest_first: bool = False) -> list[Run]:
+    """The newest (or oldest) `limit` runs in one status: the same cost with a million runs as with ten."""
+    rows = await _all(conn, RUNS_IN_STATUS[oldest_first], (status, limit))
+    return [Run.from_row(row) for row in rows]
+
+
 async def count_runs(conn: aiosqlite.Connection, run_filter: RunFilter, cap: int | None = None) -> int:
     where, params = _filter_sql(run_filter)
     if cap is None:

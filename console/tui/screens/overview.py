@@ -1,4 +1,4 @@
-"""Overview: queues with throughput, nodes with their slots, run counts and service levels."""
+"""Overview: runs by job name (running, waiting, ended), queues with throughput, nodes, counts, service levels."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from ..shield import QUERY_ERRORS, shielded
 from ..slis import BUCKETS, service_levels, sparkline
 from ..widgets.banner import SchedulerBanner
 from ..widgets.quiet import update_static
+from ..widgets.run_board import RunBoard
 from ..widgets.table_sync import sync_rows
 from .base import SluiceScreen
 
@@ -40,7 +41,7 @@ class OverviewScreen(SluiceScreen):
 
     DEFAULT_CSS = """
     OverviewScreen #counts { height: 1; padding: 0 1; }
-    OverviewScreen DataTable { height: auto; max-height: 9; }
+    OverviewScreen DataTable { height: auto; max-height: 3; }
     OverviewScreen #slis { height: auto; padding: 0 1; }
     """
 
@@ -53,11 +54,9 @@ class OverviewScreen(SluiceScreen):
         yield Header()
         yield SchedulerBanner()
         yield Static("", id="counts")
-        yield Static("Queues", classes="panel-title")
+        yield RunBoard(id="board")
         yield DataTable(id="queues", cursor_type="row")
-        yield Static("Nodes", classes="panel-title")
         yield DataTable(id="nodes", cursor_type="row")
-        yield Static("", id="sli-title", classes="panel-title")
         yield Static("", id="slis")
         yield Footer()
 
@@ -65,10 +64,27 @@ class OverviewScreen(SluiceScreen):
         self.query_one("#queues", DataTable).add_columns("QUEUE", "STATE", "QUEUED", "RUNNING", "FAILED",
                                                          "ENDED/5m, 1h")
         self.query_one("#nodes", DataTable).add_columns("NODE", "STATUS", "SLOTS", "RUNNING", "NOTE")
-        self.query_one("#queues", DataTable).focus()
+        self.query_one(RunBoard).focus()
 
     def poll(self) -> None:
+        self.query_one(RunBoard).poll()
         self._load(WINDOWS[self.window_index][1])
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """Queue and node tables get about two fifths of the height, the run board the rest."""
+        queues, nodes = self.query_one("#queues", DataTable), self.query_one("#nodes", DataTable)
+        budget = max(4, (self.size.height - 8) * 2 // 5)
+        want_queues, want_nodes = queues.row_count + 1, nodes.row_count + 1  # + the header row
+        for_queues = min(want_queues, max(2, budget // 2))
+        for_nodes = min(want_nodes, max(2, budget - for_queues))
+        for_queues = min(want_queues, max(for_queues, budget - for_nodes))
+        queues.styles.max_height, nodes.styles.max_height = for_queues, for_nodes
+
+    def on_run_board_opened(self, message: RunBoard.Opened) -> None:
+        self.sluice.open_run(message.run_id)
 
     @work(exclusive=True, group="overview")
     async def _load(self, window: timedelta) -> None:
@@ -89,10 +105,13 @@ class OverviewScreen(SluiceScreen):
         self.loaded = message
         counts = Text()
         for status in COUNT_ORDER:
+            if not message.counts.get(status):
+                continue  # zeros would push the rest past 80 columns; the board's titles say "none"
             counts.append(f"{status} ", style="dim")
             counts.append(f"{message.counts.get(status, 0):,}", style=STATUS_STYLES[status])
-            counts.append("   ")
-        update_static(self.query_one("#counts", Static), counts)
+            counts.append("  ")
+        update_static(self.query_one("#counts", Static), counts if counts else Text("no runs yet", style="dim"))
+        self.query_one(RunBoard).set_totals(message.counts)
         sync_rows(self.query_one("#queues", DataTable), {
             queue.name: (queue.name, Text("paused", style="bold yellow") if queue.paused else "active",
                          str(queue.counts.get(RunStatus.QUEUED, 0)), str(queue.counts.get(RunStatus.RUNNING, 0)),
@@ -106,10 +125,12 @@ class OverviewScreen(SluiceScreen):
                                ", ".join(str(run_id) for run_id in node.running[:6]) or "-", _node_note(node))
             for node in message.nodes
         })
-        name = WINDOWS[self.window_index][0]
-        update_static(self.query_one("#sli-title", Static), f"Service levels, last {name} (w: change window)")
-        update_static(self.query_one("#slis", Static),
-            "   ".join(f"{key}: [b]{value}[/b]" for key, value in message.slis.items()))
+        self._fit()
+        slis = Text(f"Service levels {WINDOWS[self.window_index][0]} (w) ", style="bold")
+        for key, value in message.slis.items():
+            slis.append(f"  {key}: ", style="dim")
+            slis.append(value, style="bold")
+        update_static(self.query_one("#slis", Static), slis)
 
     # --- keys ---------------------------------------------------------------------------------------------
 
