@@ -99,6 +99,8 @@ async def test_a_launch_that_fails_on_the_node_then_succeeds_lists_both_tries_wi
     ] == [2] * (len(shown) - 3)
     table = (await home.cli("activity", str(run_id))).text
     assert "TRY" in table and "No space left on device" in table
+    missing = await home.cli("activity", str(run_id + 1))
+    assert missing.code != 0 and f"run {run_id + 1} does not exist" in missing.stderr
 
 
 async def test_a_launch_with_no_readable_answer_is_tried_again_and_each_try_is_listed(
