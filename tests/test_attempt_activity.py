@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import SluiceHome
+from harness import FAST, SluiceHome
 
 from console.demo.localnode import LocalFleet
 
@@ -36,11 +37,16 @@ def _flaky_wrapper(folder: Path) -> Path:
 
 
 @pytest.fixture
-async def home(tmp_path: Path) -> AsyncIterator[SluiceHome]:
+async def fleet(tmp_path: Path) -> AsyncIterator[LocalFleet]:
     wrapper = _flaky_wrapper(tmp_path / "shell")
-    async with LocalFleet(tmp_path / "keys") as fleet:
-        await fleet.start_node("n1", wrapper=[str(wrapper)])
-        yield SluiceHome(tmp_path, fleet.nodes_toml(slots=1, workdir=str(tmp_path / "workers")))
+    async with LocalFleet(tmp_path / "keys", keepalive_interval=0.5) as local:
+        await local.start_node("n1", wrapper=[str(wrapper)])
+        yield local
+
+
+@pytest.fixture
+def home(tmp_path: Path, fleet: LocalFleet) -> SluiceHome:
+    return SluiceHome(tmp_path, fleet.nodes_toml(slots=1, workdir=str(tmp_path / "workers")))
 
 
 async def _until(condition: Callable[[], Any], what: str, timeout: float = 30) -> Any:
@@ -169,6 +175,44 @@ async def test_a_cancel_of_a_running_run_lists_the_term_and_that_it_reached_the_
     signals = [e for e in await _activity(home, run_id) if e["action"] == "signal"]
     assert [e["outcome"] for e in signals][:2] == ["ordered", "delivered"]
     assert "TERM sent (cancelled)" in signals[0]["detail"] and "TERM reached n1" in signals[1]["detail"]
+
+
+async def test_a_term_for_a_node_that_does_not_answer_is_listed_failed_once_per_error_then_delivered(
+    home: SluiceHome, fleet: LocalFleet
+) -> None:
+    home.add_job("long", 'command = "sleep 60"\n')
+    await home.start_scheduler()
+    try:
+        run_id = await home.submit("long")
+        await _until(lambda: _has(home, run_id, ("launch", "started")), "the job to start")
+        await fleet.stop_node("n1")
+        assert (await home.cli("cancel", str(run_id))).code == 0
+        await _until(lambda: _has(home, run_id, ("signal", "failed")), "the TERM that could not be sent")
+        await asyncio.sleep(
+            1.0
+        )  # a window of about ten watcher rounds (0.1 s apart) that fail to send it again
+        failed = [e["detail"] for e in await _activity(home, run_id) if e["outcome"] == "failed"]
+        assert len(failed) == len(set(failed)) <= 3 and all("TERM not sent to n1" in d for d in failed), (
+            failed
+        )
+        await fleet.start_node("n1")
+        await _until(lambda: _has(home, run_id, ("signal", "delivered")), "the TERM to reach the node back")
+        run = await home.wait_ended(run_id)
+    finally:
+        await home.stop_scheduler()
+    assert run["status"] == "cancelled"
+
+
+async def test_a_removed_attempt_folder_is_listed(home: SluiceHome) -> None:
+    home.add_job("quick", 'command = "echo hi"\n')
+    await home.start_scheduler(replace(FAST, retention=0, cleanup_interval=0.2))
+    try:
+        run_id = await home.submit("quick")
+        await home.wait_ended(run_id)
+        removed = await _until(lambda: _has(home, run_id, ("cleanup", "removed")), "the folder's removal")
+    finally:
+        await home.stop_scheduler()
+    assert "removed from n1" in removed["detail"] and f"r{run_id}" in removed["detail"]
 
 
 async def _has(home: SluiceHome, run_id: int, step: tuple[str, str]) -> dict[str, Any] | None:

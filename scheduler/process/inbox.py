@@ -65,8 +65,8 @@ class SignalOrder:
     fence_ids: list[int] = field(default_factory=list)
     #: The attempts signalled (other than fenced ones): whether it reached them is reported back as SignalSent.
     attempt_ids: list[int] = field(default_factory=list)
-    #: The error of the last try to send it, so a node that keeps failing is reported once per distinct error.
-    last_error: str | None = None
+    #: The errors its tries to send it met so far: a node that keeps failing is reported once per distinct error.
+    errors: set[str] = field(default_factory=set)
 
 
 @dataclass

@@ -132,8 +132,8 @@ class NodeWatcher:
                 await self.executor.signal(self.name, order.remote_dirs, order.signal)
             except Exception as exc:
                 error = str(exc) or type(exc).__name__
-                if error != order.last_error:  # a node that keeps failing: once per distinct error
-                    order.last_error = error
+                if error not in order.errors:  # a node that keeps failing: once per distinct error, however many tries
+                    order.errors.add(error)
                     self.port.report(SignalSent(self.name, order.signal, order.attempt_ids or order.fence_ids,
                                                 error))
                 raise
