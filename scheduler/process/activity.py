@@ -25,18 +25,15 @@ async def record(p: PassContext, attempt: Attempt, kind: EventKind, detail: str)
 async def launch_error(p: PassContext, attempt: Attempt, error: Exception | None, maybe_sent: bool) -> None:
     """The failed launch try, before the attempt's end (if any) that it causes."""
     message = str(error) or type(error).__name__
+    # The executor's messages name the node already.
     if isinstance(error, TargetUnavailable) and maybe_sent:
-        await record(
-            p,
-            attempt,
-            EventKind.LAUNCH_UNCONFIRMED,
-            f"on {attempt.node}: {message}; sent again once the node answers (it re-attaches if it runs)",
-        )
+        again = "sent again once the node answers (it re-attaches if the job runs)"
+        await record(p, attempt, EventKind.LAUNCH_UNCONFIRMED, f"{message}; {again}")
     elif isinstance(error, TargetUnavailable):
-        how = "refused by the node" if error.refused else "never left the bastion"
-        await record(p, attempt, EventKind.LAUNCH_NOT_SENT, f"on {attempt.node}, {how}: {message}")
+        how = "refused" if error.refused else "never left the bastion"
+        await record(p, attempt, EventKind.LAUNCH_NOT_SENT, f"{how}: {message}")
     else:
-        await record(p, attempt, EventKind.LAUNCH_FAILED, f"on {attempt.node}: {message}")
+        await record(p, attempt, EventKind.LAUNCH_FAILED, message)
 
 
 async def relaunched(p: PassContext, attempt: Attempt, start: bool) -> None:
