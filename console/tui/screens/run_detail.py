@@ -154,7 +154,7 @@ class RunDetailScreen(RunVerbs):
         self._fill_attempts(now, message.stderr_tail, message.tail_attempt)
         update_static(self.query_one("#checkpoints-text", Static), checkpoints_text(detail.checkpoints, run.checkpoint_floor))
         self._fill_events(detail.events)
-        self.query_one(ActivityTable).show(detail.events)
+        self.query_one(ActivityTable).show(detail.activity)
         if not self._loaded:
             update_static(self.query_one("#definition-text", Static), definition_text(run))
             if self.query_one(TabbedContent).active == "attempts":

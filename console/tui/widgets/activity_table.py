@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 from textual.widgets import DataTable
 
-from scheduler.activity import activity_of
-from scheduler.models import Event
+from scheduler.engine import ActivityEntry
 
 from ..format import clock_time
 from .table_sync import sync_rows
@@ -22,9 +21,8 @@ class ActivityTable(DataTable[str]):
     def on_mount(self) -> None:
         self.add_columns("TIME", "TRY", "ACTION", "OUTCOME", "DETAIL")
 
-    def show(self, events: Sequence[Event]) -> None:
-        """Show the activity among the run's events (appended to: earlier rows never change)."""
-        entries = activity_of(events)
+    def show(self, entries: Sequence[ActivityEntry]) -> None:
+        """Show the run's activity (appended to: earlier rows never change)."""
         following = self.row_count == 0 or self.cursor_row >= self.row_count - 1
         rows = {
             str(index): [clock_time(entry.at), str(entry.attempt), entry.action, entry.outcome, entry.detail]
