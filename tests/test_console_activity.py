@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from test_console_support import SIZE, app_for, at, settle, start, until
 
+from console.tui.format import clock_time
 from console.tui.screens.run_detail import RunDetailScreen
 from console.tui.widgets.activity_table import ActivityTable
 from scheduler.engine import Engine
@@ -49,7 +50,7 @@ async def test_the_activity_tab_lists_each_attempts_launch_tries_probes_and_sign
         assert table.has_focus, "the keyboard scrolls it at once"
         rows = _rows(table)
         assert [row[1:4] for row in rows] == [["1", "launch", "failed"], ["1", "probe", "failing"]]
-        assert "disk full" in rows[0][4] and rows[0][0] == at(29)[11:19]
+        assert "disk full" in rows[0][4] and rows[0][0] == clock_time(at(29))
         await _record(engine, run_id, 1, EventKind.KILL, "TERM sent (cancelled) requested by ann", 1)
         await until(pilot, lambda: table.row_count == 3, "the new signal in the tab")
         assert _rows(table)[-1][2:4] == ["signal", "ordered"] and table.cursor_row == 2, (

@@ -6,6 +6,7 @@ import argparse
 
 from scheduler.engine import Engine
 
+from ..timefmt import shown
 from .output import ActivityOut
 from .results import print_json
 from .tables import print_table
@@ -18,6 +19,9 @@ async def activity(engine: Engine, args: argparse.Namespace) -> int:
         return 0
     print_table(
         ["TIME", "TRY", "ACTION", "OUTCOME", "DETAIL"],
-        [[entry.at, str(entry.attempt), entry.action, entry.outcome, entry.detail] for entry in entries],
+        [
+            [shown(entry.at), str(entry.attempt), entry.action, entry.outcome, entry.detail]
+            for entry in entries
+        ],
     )
     return 0
