@@ -7,11 +7,13 @@ import getpass
 import os
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from . import backfills as bf
+from .activity import ActivityEntry as ActivityEntry
+from .activity import activity_of
 from .catalog import TRIGGER_NOTE, job_catalog, trigger_partition
 from .catalog import JobSummary as JobSummary
 from .clock import Clock, TimeText, utc_clock_text, utcnow
@@ -29,6 +31,7 @@ from .run_actions import ActionResult as ActionResult
 from .run_actions import because, cancel_one, retry_one
 from .run_filter import RunFilter
 from .states import (
+    ATTEMPT_ACTIVITY,
     BACKFILL_ENDED,
     DEAD_LETTERS,
     ENDED,
@@ -63,6 +66,8 @@ class RunDetail:
     checkpoints: list[Checkpoint]
     #: While it runs: why its node cannot report on it (a failing probe, an unreachable node), else None.
     node_error: str | None = None
+    #: Its attempts' launch tries, failing probes, signals, fences and ends (from its events), oldest first.
+    activity: list[ActivityEntry] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -303,9 +308,18 @@ class Engine:
             if run is None:
                 raise NotFound(f"run {run_id} does not exist")
             node = await q.node_state(conn, run.node) if run.status == RunStatus.RUNNING and run.node else None
-            return RunDetail(run, await q.attempts_for_run(conn, run_id), await q.events_for_run(conn, run_id),
+            events = await q.events_for_run(conn, run_id)
+            return RunDetail(run, await q.attempts_for_run(conn, run_id), events,
                              await q.checkpoints_for_run(conn, run_id),
-                             (node.probe_error or node.last_error) if node else None)
+                             (node.probe_error or node.last_error) if node else None, activity_of(events))
+
+    async def activity(self, run_id: int, attempt: int | None = None) -> list[ActivityEntry]:
+        """Every launch try, failing probe, signal, fence and end of the run's attempts (or one), oldest first."""
+        async with self.db.read() as conn:
+            if await q.get_run(conn, run_id) is None:
+                raise NotFound(f"run {run_id} does not exist")
+            kinds = [kind.value for kind in ATTEMPT_ACTIVITY]
+            return activity_of(await q.activity_events(conn, run_id, kinds, attempt))
 
     async def last_attempts(self, run_ids: Sequence[int]) -> dict[int, Attempt]:
         return await self._read(q.last_attempts, run_ids)

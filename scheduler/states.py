@@ -197,6 +197,41 @@ class EventKind(StrEnum):
     LOG_CAPTURE_STALLED = "log_capture_stalled"
     #: Log capture works again after a stall, and no byte was lost.
     LOG_CAPTURE_RESUMED = "log_capture_resumed"
+    #: A launch try of an attempt came back with the node's error: the attempt failed (the detail has the error).
+    LAUNCH_FAILED = "launch_failed"
+    #: A launch try never left the bastion, or the node refused us: the attempt ends without a strike.
+    LAUNCH_NOT_SENT = "launch_not_sent"
+    #: A launch try may have reached the worker but gave no answer: the attempt stays starting and is tried again.
+    LAUNCH_UNCONFIRMED = "launch_unconfirmed"
+    #: A starting attempt's launch was sent again (after a restart or an unconfirmed try); it re-attaches if it runs.
+    RELAUNCHED = "relaunched"
+    #: A probe of a running attempt failed: once per distinct message in a row, not once per poll.
+    ATTEMPT_PROBE_FAILED = "attempt_probe_failed"
+    #: An attempt's failing probes stopped (a probe answered, failed otherwise, or the attempt ended): how many.
+    ATTEMPT_PROBE_FAILURES_ENDED = "attempt_probe_failures_ended"
+    #: A TERM or KILL reached the attempt's node.
+    SIGNAL_DELIVERED = "signal_delivered"
+    #: A TERM or KILL could not be sent to the attempt's node (once per distinct error); it is sent again.
+    SIGNAL_FAILED = "signal_failed"
+    #: An ended attempt's folder was removed from its node after the retention.
+    FOLDER_REMOVED = "folder_removed"
+
+
+class ActivityAction(StrEnum):
+    """What an attempt's activity entry is about (the run detail's Activity tab, `sluice activity`)."""
+
+    #: A launch try of the attempt, and its answer.
+    LAUNCH = "launch"
+    #: A probe of the running attempt that failed.
+    PROBE = "probe"
+    #: A TERM or KILL for the attempt, and whether it reached the node.
+    SIGNAL = "signal"
+    #: The stale attempt was killed when its node came back.
+    FENCE = "fence"
+    #: The attempt ended and moved its run on.
+    END = "end"
+    #: The attempt's folder on its node was removed.
+    CLEANUP = "cleanup"
 
 
 # --- named groups ------------------------------------------------------------------------------------------
@@ -239,6 +274,26 @@ INFRA_FAILURES: frozenset[EndReason] = frozenset(
 BACKFILL_OPEN: frozenset[BackfillStatus] = frozenset({BackfillStatus.ACTIVE, BackfillStatus.PAUSED})
 #: A backfill in one of these is over: only a retry of its failed runs moves it again.
 BACKFILL_ENDED: frozenset[BackfillStatus] = frozenset({BackfillStatus.CANCELLED, BackfillStatus.DONE})
+
+Act = ActivityAction
+K = EventKind
+#: The events that make up an attempt's activity (Cylc's job-activity.log), each as (action, outcome).
+ATTEMPT_ACTIVITY: dict[EventKind, tuple[ActivityAction, str]] = {
+    K.DISPATCHED: (Act.LAUNCH, "sent"),
+    K.RELAUNCHED: (Act.LAUNCH, "sent again"),
+    K.ATTEMPT_STARTED: (Act.LAUNCH, "started"),
+    K.LAUNCH_FAILED: (Act.LAUNCH, "failed"),
+    K.LAUNCH_NOT_SENT: (Act.LAUNCH, "not sent"),
+    K.LAUNCH_UNCONFIRMED: (Act.LAUNCH, "unconfirmed"),
+    K.ATTEMPT_PROBE_FAILED: (Act.PROBE, "failing"),
+    K.ATTEMPT_PROBE_FAILURES_ENDED: (Act.PROBE, "failures over"),
+    K.KILL: (Act.SIGNAL, "ordered"),
+    K.SIGNAL_DELIVERED: (Act.SIGNAL, "delivered"),
+    K.SIGNAL_FAILED: (Act.SIGNAL, "failed"),
+    K.FENCED: (Act.FENCE, "killed"),
+    K.ATTEMPT_ENDED: (Act.END, "ended"),
+    K.FOLDER_REMOVED: (Act.CLEANUP, "removed"),
+}
 
 #: Nodes in one of these do not answer: their attempts' leases run.
 UNREACHABLE: frozenset[NodeState] = frozenset({NodeState.DOWN, NodeState.REFUSED})

@@ -172,6 +172,10 @@ async def test_crash_after_the_launch_answered_reattaches_to_the_running_job(tmp
     home = await _with_fleet(tmp_path, LAUNCHED)
     rows = store_rows(home, "SELECT detail FROM events WHERE kind = 'attempt_started'")
     assert any("re-attached" in row["detail"] for row in rows), "the restart found the launch already there"
+    [run_id] = [row["run_id"] for row in store_rows(
+        home, "SELECT run_id FROM events WHERE kind = 'attempt_started' AND detail LIKE '%re-attached%' LIMIT 1")]
+    steps = [(e["action"], e["outcome"]) for e in (await home.cli_json("activity", str(run_id)))["activity"]]
+    assert steps[:3] == [("launch", "sent"), ("launch", "sent again"), ("launch", "started")], steps
 
 
 async def test_crash_after_log_append_writes_the_bytes_again_once(tmp_path: Path) -> None:

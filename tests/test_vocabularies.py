@@ -10,6 +10,7 @@ from pathlib import Path
 
 from scheduler.states import (
     NODE_EVENTS,
+    ActivityAction,
     AttemptStatus,
     BackfillStatus,
     EndReason,
@@ -21,7 +22,7 @@ from scheduler.states import (
 
 ROOT = Path(__file__).resolve().parent.parent
 VOCABULARIES: list[type[StrEnum]] = [RunStatus, AttemptStatus, EndReason, KillReason, BackfillStatus, NodeState,
-                                     EventKind]
+                                     EventKind, ActivityAction]
 
 #: What stores written by earlier Sluices hold, and what `--json` prints: a value may be added, never changed.
 STORED = {
@@ -36,7 +37,10 @@ STORED = {
                "node_refused host_key_accepted node_quarantined node_unquarantined node_retired probe_failed "
                "probe_recovered scheduler_started scheduler_stopped scheduler_error store_busy config_error "
                "backfill_created backfill_paused backfill_resumed backfill_throttled backfill_cancelled "
-               "backfill_retry_failed backfill_done log_gap log_capture_stalled log_capture_resumed",
+               "backfill_retry_failed backfill_done log_gap log_capture_stalled log_capture_resumed launch_failed "
+               "launch_not_sent launch_unconfirmed relaunched attempt_probe_failed attempt_probe_failures_ended "
+               "signal_delivered signal_failed folder_removed",
+    ActivityAction: "launch probe signal fence end cleanup",
 }
 
 

@@ -13,8 +13,8 @@ from scheduler.errors import SluiceError, UsageError
 from scheduler.home import Home
 
 from ..timefmt import display_zone, zoned_clock
+from . import activity, fleet
 from . import backfills as commands_backfill
-from . import fleet
 from . import runs as commands
 from .parser import Frontend, build_parser, check_new_queue, check_text
 
@@ -23,13 +23,13 @@ HANDLERS: dict[str, Callable[[Engine, argparse.Namespace], Awaitable[int]]] = {
     "wait": commands.wait, "cancel": commands.cancel, "retry": commands.retry, "priority": commands.priority,
     "jobs": fleet.jobs, "nodes": fleet.nodes, "drain": fleet.drain, "undrain": fleet.drain,
     "queues": fleet.queues, "pause": fleet.pause, "resume": fleet.pause, "events": fleet.events,
-    **commands_backfill.HANDLERS,
+    "activity": activity.activity, **commands_backfill.HANDLERS,
 }
 
 
 #: Commands that only read: they open the store read-only, so they change nothing and work in a home this user
 #: may not write. `backfill --dry-run` too.
-READ_ONLY = frozenset({"runs", "show", "logs", "wait", "jobs", "nodes", "queues", "events", "backfills",
+READ_ONLY = frozenset({"runs", "show", "activity", "logs", "wait", "jobs", "nodes", "queues", "events", "backfills",
                        "backfill-show"})
 
 

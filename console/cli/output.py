@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from scheduler.activity import ActivityEntry
 from scheduler.engine import NodeView, RunDetail
 from scheduler.models import Attempt, Backfill, Checkpoint, Event, QueueState, Run
 from scheduler.states import UNREACHABLE
@@ -89,6 +90,20 @@ class EventOut(Out):
     @classmethod
     def of(cls, event: Event) -> EventOut:
         return cls(**event.__dict__)
+
+
+class ActivityOut(Out):
+    at: str
+    attempt: int | None
+    #: launch, probe, signal, fence, end or cleanup (scheduler/states.py: ActivityAction).
+    action: str
+    outcome: str
+    detail: str
+
+    @classmethod
+    def of(cls, entry: ActivityEntry) -> ActivityOut:
+        return cls(at=entry.at, attempt=entry.attempt, action=entry.action, outcome=entry.outcome,
+                   detail=entry.detail)
 
 
 class CheckpointOut(Out):

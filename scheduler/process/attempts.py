@@ -14,6 +14,7 @@ from ..secrets import SecretMissing, read_secrets
 from ..shellwords import CommandSyntaxError
 from ..states import ENDED, AttemptStatus, BackfillStatus, EndReason, EventKind, RunStatus
 from ..store import queries as q
+from . import activity
 from .context import ACTOR, PassContext
 from .inbox import LaunchDone
 from .quarantine import count_ending
@@ -39,7 +40,9 @@ async def apply_launch(p: PassContext, item: LaunchDone) -> None:
                              actor=ACTOR, detail=detail)
         return
     error = item.error
-    if isinstance(error, TargetUnavailable) and (error.sent or attempt.id in memory.maybe_sent):
+    maybe_sent = isinstance(error, TargetUnavailable) and (error.sent or attempt.id in memory.maybe_sent)
+    await activity.launch_error(p, attempt, error, maybe_sent)
+    if maybe_sent:
         # It may have started: re-launch (idempotently) once the node answers, or lose it with the lease.
         memory.maybe_sent.add(attempt.id)
         return
@@ -99,6 +102,7 @@ async def queue_relaunch(p: PassContext, attempt: Attempt) -> None:
         # The job may run there already; it must never start without its secrets (or with a command this
         # Sluice refuses): re-attach only.
         request = LaunchRequest(attempt.remote_dir, b"", start=False)
+    await activity.relaunched(p, attempt, request.start)
     p.effects.launches.append((attempt, request))
 
 
@@ -131,6 +135,7 @@ async def _strikes(p: PassContext, run_id: int, reason: EndReason) -> int:
 
 async def end_attempt(p: PassContext, attempt: Attempt, end: AttemptEnd, run: Run | None = None) -> None:
     """Close the attempt and move its run on, in the pass's transaction."""
+    await activity.end_probe_streak(p, attempt, "the attempt ended")
     await q.transition_attempt(p.conn, attempt.id, end.status, reason=end.reason, exit_code=end.exit_code,
                                error=end.error, ended_at=p.at)
     memory = p.memory

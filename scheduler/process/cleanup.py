@@ -7,6 +7,7 @@ from datetime import timedelta
 from ..models import Attempt, to_iso
 from ..states import NodeState
 from ..store import queries as q
+from .activity import folders_removed
 from .context import PassContext
 from .inbox import CleanupDone
 
@@ -28,3 +29,4 @@ async def apply_cleanup(p: PassContext, item: CleanupDone) -> None:
     for attempt_id in item.attempt_ids:
         p.memory.cleaning.discard(attempt_id)
         await q.update_attempt(p.conn, attempt_id, cleaned=1)
+    await folders_removed(p, item)

@@ -35,6 +35,8 @@ class ProbeFailed:
 
     node: str
     message: str
+    #: The attempts that probe asked about: each records the failure in its activity.
+    attempt_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -61,6 +63,20 @@ class SignalOrder:
     signal: str
     remote_dirs: list[str]
     fence_ids: list[int] = field(default_factory=list)
+    #: The attempts signalled (other than fenced ones): whether it reached them is reported back as SignalSent.
+    attempt_ids: list[int] = field(default_factory=list)
+    #: The errors its tries to send it met so far: a node that keeps failing is reported once per distinct error.
+    errors: set[str] = field(default_factory=set)
+
+
+@dataclass
+class SignalSent:
+    """A TERM or KILL for attempts reached their node, or (error set) a try to send it failed; it is sent again."""
+
+    node: str
+    signal: str
+    attempt_ids: list[int]
+    error: str | None = None
 
 
 @dataclass
@@ -71,4 +87,4 @@ class CheckDone:
     error: str | None = None
 
 
-InboxItem = LaunchDone | ProbeDone | ProbeFailed | FenceSent | CleanupDone | CheckDone
+InboxItem = LaunchDone | ProbeDone | ProbeFailed | FenceSent | CleanupDone | CheckDone | SignalSent

@@ -37,7 +37,7 @@ async def _term(p: PassContext, attempt: Attempt, reason: KillReason, run: Run |
     await q.insert_event(p.conn, p.at, EventKind.KILL, run_id=attempt.run_id, attempt=attempt.number, actor=ACTOR,
                          detail=detail)
     p.memory.active[attempt.id] = replace(attempt, kill_reason=reason, kill_signal_at=p.at)
-    p.effects.signal(attempt.node, SignalOrder("TERM", [attempt.remote_dir]))
+    p.effects.signal(attempt.node, SignalOrder("TERM", [attempt.remote_dir], attempt_ids=[attempt.id]))
     p.effects.progressed = True
 
 
@@ -49,7 +49,7 @@ async def _kill_after_grace(p: PassContext, attempt: Attempt) -> None:
         p.memory.hard_killed.add(attempt.id)
         await q.insert_event(p.conn, p.at, EventKind.KILL, run_id=attempt.run_id, attempt=attempt.number,
                              actor=ACTOR, detail=f"KILL sent after a grace period of {grace:g}s")
-        p.effects.signal(attempt.node, SignalOrder("KILL", [attempt.remote_dir]))
+        p.effects.signal(attempt.node, SignalOrder("KILL", [attempt.remote_dir], attempt_ids=[attempt.id]))
         p.effects.progressed = True
 
 
@@ -71,5 +71,5 @@ def resend_term_after_restart(attempt: Attempt, run: Run, now: datetime) -> Sign
     started = from_iso(attempt.kill_signal_at)
     grace = float(run.definition.get("kill_grace", 30.0))
     if started and now - started < timedelta(seconds=grace):
-        return SignalOrder("TERM", [attempt.remote_dir])
+        return SignalOrder("TERM", [attempt.remote_dir], attempt_ids=[attempt.id])
     return None

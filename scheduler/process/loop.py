@@ -34,11 +34,12 @@ from ..states import UNREACHABLE, AttemptStatus, EventKind, NodeState, RunStatus
 from ..store import Database, open_database
 from ..store import queries as q
 from ..triggers import TriggerPass
+from . import activity
 from . import attempts as attempt_steps
 from .cleanup import apply_cleanup, select_cleanups
 from .context import ACTOR, PassContext
 from .dispatch import dispatch
-from .inbox import CheckDone, CleanupDone, FenceSent, InboxItem, LaunchDone, ProbeDone
+from .inbox import CheckDone, CleanupDone, FenceSent, InboxItem, LaunchDone, ProbeDone, SignalSent
 from .kills import kills, resend_term_after_restart
 from .memory import Effects, Memory
 from .nodes import apply_fence, fence_returning, node_health, record_accepted_host_keys
@@ -275,11 +276,14 @@ class Scheduler:
                     await apply_cleanup(p, item)
                 elif isinstance(item, CheckDone):
                     await apply_check(p, item)
+                elif isinstance(item, SignalSent):
+                    await activity.apply_signal_sent(p, item)
             for item, outcomes in probes:
                 for outcome in outcomes:
                     await attempt_steps.apply_probe(p, outcome)
                 effects.applied.append(item.applied)
             await apply_probe_results(p, items)
+            await activity.apply_probe_activity(p, items)
             await kills(p)
             await record_accepted_host_keys(p, list(self.nodes))
             await node_health(p, {name: view.config.lost_after for name, view in self.nodes.items()},

@@ -14,6 +14,16 @@ from ..models import Attempt
 from .inbox import SignalOrder
 
 
+@dataclass(frozen=True)
+class ProbeStreak:
+    """Failed probes of one attempt in a row with the same message: recorded once, counted here."""
+
+    message: str
+    count: int
+    first_at: str
+    last_at: str
+
+
 @dataclass
 class Memory:
     #: Attempts starting or running, as committed.
@@ -45,6 +55,8 @@ class Memory:
     #: Nodes whose current outage (connections lost or refused) already counted as one infrastructure failure;
     #: a node leaves once it works again: back up after being down, an attempt ended normally, a check passed.
     outage_counted: set[str] = field(default_factory=set)
+    #: attempt id -> its probes failing in a row now, whose first failure is committed to its activity.
+    probe_streaks: dict[int, ProbeStreak] = field(default_factory=dict)
 
     def copy(self) -> Memory:
         """A working copy: containers copied, attempts shared (they are frozen)."""

@@ -15,7 +15,7 @@ from ..config import NodeConfig
 from ..executor import Executor, ProbeError, ProbeRequest, TargetUnavailable
 from ..models import Attempt
 from ..states import NodeState
-from .inbox import FenceSent, InboxItem, ProbeDone, ProbeFailed, SignalOrder
+from .inbox import FenceSent, InboxItem, ProbeDone, ProbeFailed, SignalOrder, SignalSent
 from .settings import SchedulerSettings
 
 log = logging.getLogger("sluice.watcher")
@@ -103,13 +103,13 @@ class NodeWatcher:
         try:
             reports = await self.executor.probe(self.name, requests, per_stream)
         except ProbeError as exc:
-            self._probe_failed(str(exc))
+            self._probe_failed(str(exc), attempts)
             return
         except TargetUnavailable as exc:
             if self.executor.health(self.name)[0] == NodeState.UP:
                 # The node answers (keepalives pass) but the probe did not come back in time (a hung
                 # filesystem, an overloaded worker): visible on the node and its runs, never silent.
-                self._probe_failed(str(exc))
+                self._probe_failed(str(exc), attempts)
             raise
         self._last_probe_error = None
         applied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -118,17 +118,27 @@ class NodeWatcher:
         if any(len(r.stdout_chunk) >= per_stream or len(r.stderr_chunk) >= per_stream for r in reports):
             self.node.wake.set()  # more output is waiting: poll again at once
 
-    def _probe_failed(self, message: str) -> None:
+    def _probe_failed(self, message: str, attempts: list[Attempt]) -> None:
         """Hand the loop every failed probe (it records a change only); log a message only when it changes."""
         if message != self._last_probe_error:
             log.warning("%s; probed again every %gs", message, self.settings.poll_interval)
             self._last_probe_error = message
-        self.port.report(ProbeFailed(self.name, message))
+        self.port.report(ProbeFailed(self.name, message, [attempt.id for attempt in attempts]))
 
     async def _send_signals(self) -> None:
         while self.node.signals:
             order = self.node.signals[0]
-            await self.executor.signal(self.name, order.remote_dirs, order.signal)
+            try:
+                await self.executor.signal(self.name, order.remote_dirs, order.signal)
+            except Exception as exc:
+                error = str(exc) or type(exc).__name__
+                if error not in order.errors:  # a node that keeps failing: once per distinct error, however many tries
+                    order.errors.add(error)
+                    self.port.report(SignalSent(self.name, order.signal, order.attempt_ids or order.fence_ids,
+                                                error))
+                raise
             self.node.signals.pop(0)
             if order.fence_ids:
                 self.port.report(FenceSent(self.name, order.fence_ids))
+            if order.attempt_ids:
+                self.port.report(SignalSent(self.name, order.signal, order.attempt_ids))

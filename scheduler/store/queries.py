@@ -142,6 +142,17 @@ async def events_after(conn: aiosqlite.Connection, after_id: int, limit: int) ->
     return [Event.from_row(row) for row in rows]
 
 
+async def activity_events(conn: aiosqlite.Connection, run_id: int, kinds: Sequence[str],
+                          attempt: int | None = None) -> list[Event]:
+    """A run's events of the given kinds that name an attempt (of one attempt, or all), oldest first."""
+    sql = f"SELECT * FROM events WHERE run_id = ? AND attempt IS NOT NULL AND kind IN ({_marks(kinds)})"
+    params: list[Any] = [run_id, *kinds]
+    if attempt is not None:
+        sql += " AND attempt = ?"
+        params.append(attempt)
+    return [Event.from_row(row) for row in await _all(conn, sql + " ORDER BY id", params)]
+
+
 async def recent_events(
     conn: aiosqlite.Connection, limit: int, before_id: int | None = None, kind: str | None = None,
     actor: str | None = None,

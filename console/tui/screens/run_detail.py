@@ -1,4 +1,4 @@
-"""Run detail: summary, progress, and tabs for the live log, attempts, checkpoints, events and definition."""
+"""Run detail: summary, progress, and tabs for the live log, attempts, checkpoints, events, activity, definition."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from scheduler.states import ATTEMPT_ENDED, AttemptStatus
 from ..format import attempt_outcome, clock_time, progress_fraction
 from ..messages import RunDetailLoaded
 from ..shield import QUERY_ERRORS, shielded
+from ..widgets.activity_table import ActivityTable
 from ..widgets.banner import SchedulerBanner
 from ..widgets.log_view import LogView
 from ..widgets.progress_line import ProgressLine
@@ -42,6 +43,7 @@ class RunDetailScreen(RunVerbs):
         Binding("a", "tab('attempts')", "Attempts"),
         Binding("t", "tab('checkpoints')", "Checkpoints"),
         Binding("e", "tab('events')", "Events"),
+        Binding("v", "tab('activity')", "Activity"),
         Binding("i", "tab('definition')", "Definition"),
         Binding("s", "stream", "stdout/stderr"),
         Binding("left_square_bracket", "attempt(-1)", "Previous attempt", key_display="[", show=False),
@@ -89,6 +91,8 @@ class RunDetailScreen(RunVerbs):
                 yield Static("", id="checkpoints-text")
             with TabPane("Events", id="events"):
                 yield DataTable(id="events-table", cursor_type="row")
+            with TabPane("Activity", id="activity"):
+                yield ActivityTable(id="activity-table")
             with TabPane("Definition", id="definition"), VerticalScroll():
                 yield Static("", id="definition-text")
         yield Footer()
@@ -150,6 +154,7 @@ class RunDetailScreen(RunVerbs):
         self._fill_attempts(now, message.stderr_tail, message.tail_attempt)
         update_static(self.query_one("#checkpoints-text", Static), checkpoints_text(detail.checkpoints, run.checkpoint_floor))
         self._fill_events(detail.events)
+        self.query_one(ActivityTable).show(detail.activity)
         if not self._loaded:
             update_static(self.query_one("#definition-text", Static), definition_text(run))
             if self.query_one(TabbedContent).active == "attempts":
@@ -225,6 +230,8 @@ class RunDetailScreen(RunVerbs):
             self.log_view.focus()
         elif tab == "attempts":
             self._focus_attempts()
+        elif tab == "activity":
+            self.query_one(ActivityTable).focus()
 
     def _focus_attempts(self) -> None:
         """Focus the attempts table with its cursor on the attempt whose stderr tail is shown."""
