@@ -54,7 +54,7 @@ class RunDetailScreen(RunVerbs):
     RunDetailScreen #summary { height: auto; padding: 0 1; }
     RunDetailScreen TabbedContent { height: 1fr; }
     RunDetailScreen TabPane { padding: 0; }
-    RunDetailScreen #log-search { dock: bottom; display: none; border: none; height: 1; padding: 0 1; }
+    RunDetailScreen #log-search { dock: bottom; display: none; }
     RunDetailScreen #log-search.-shown { display: block; }
     RunDetailScreen #stderr-tail { height: auto; padding: 0 1; }
     """
@@ -81,7 +81,7 @@ class RunDetailScreen(RunVerbs):
             with TabPane("Log", id="log"):
                 yield LogView(id="log-view")
                 yield Static("", id="log-status", classes="status-line")
-                yield Input(placeholder="search the log", id="log-search")
+                yield Input(placeholder="search the log", id="log-search", compact=True)
             with TabPane("Attempts", id="attempts"):
                 yield DataTable(id="attempts-table", cursor_type="row", zebra_stripes=False)
                 yield Static("", id="stderr-tail")
