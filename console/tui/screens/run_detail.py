@@ -85,7 +85,7 @@ class RunDetailScreen(RunVerbs):
             with TabPane("Attempts", id="attempts"):
                 yield DataTable(id="attempts-table", cursor_type="row", zebra_stripes=False)
                 yield Static("", id="stderr-tail")
-            with TabPane("Checkpoints", id="checkpoints"), VerticalScroll():
+            with TabPane("Checkpoints", id="checkpoints"), VerticalScroll(id="checkpoints-scroll"):
                 yield Static("", id="checkpoints-text")
             with TabPane("Events", id="events"):
                 yield DataTable(id="events-table", cursor_type="row")
@@ -100,6 +100,8 @@ class RunDetailScreen(RunVerbs):
         self.query_one("#events-table", DataTable).add_columns("TIME", "KIND", "CHANGE", "BY", "DETAIL")
         if self.initial_tab == "log":
             self.query_one(LogView).focus()
+        elif self.initial_tab == "checkpoints":
+            self.query_one("#checkpoints-scroll").focus()
 
     @property
     def log_view(self) -> LogView:
@@ -225,6 +227,9 @@ class RunDetailScreen(RunVerbs):
             self.log_view.focus()
         elif tab == "attempts":
             self._focus_attempts()
+        elif tab == "checkpoints":
+            # Focused, its list scrolls with the arrow and page keys at once (it waited for a tab press).
+            self.query_one("#checkpoints-scroll").focus()
 
     def _focus_attempts(self) -> None:
         """Focus the attempts table with its cursor on the attempt whose stderr tail is shown."""
