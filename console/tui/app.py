@@ -122,7 +122,7 @@ class SluiceApp(App[int]):
         await self.open_view(view)
 
     def action_view_prompt(self) -> None:
-        hint = ":runs [status…] [job=… queue=… node=… backfill=…]  :overview  :backfills  :dead  :events  :run ID"
+        hint = ":runs [status…] [job=… queue=… node=… backfill=…]  :overview  :backfills  :dead  :events  :ID (a run)"
 
         def chosen(text: str | None) -> None:
             if text:
