@@ -70,6 +70,8 @@ class RunDetailScreen(RunVerbs):
         self.tail_attempt: int | None = None
         self.stream = "stdout"
         self._events_seen: tuple[int, int] = (0, 0)
+        #: How many failed attempts the last load showed; a change moves the stderr block to the newest.
+        self._failed_seen = 0
         self._loaded = False
 
     def compose(self) -> ComposeResult:
@@ -135,6 +137,9 @@ class RunDetailScreen(RunVerbs):
         detail = await engine.run_detail(self.run_id)
         reason = (await engine.wait_reasons([detail.run])).get(self.run_id)
         failed = [attempt.number for attempt in detail.attempts if attempt.status not in NOT_FAILED]
+        if len(failed) != self._failed_seen:
+            # A new failed attempt (a retry ended): its stderr is the one to read, not the attempt picked before.
+            self.tail_attempt = None
         if not failed:
             return RunDetailLoaded(detail, reason)
         number = self.tail_attempt if self.tail_attempt in failed else failed[-1]
@@ -149,7 +154,12 @@ class RunDetailScreen(RunVerbs):
         update_static(self.query_one("#summary", Static), summary_text(run, latest, message.reason, now,
                                                                        detail.node_error))
         self._show_progress(latest)
+        failed = sum(1 for attempt in self.attempts if attempt.status not in NOT_FAILED)
         self._fill_attempts(now, message.stderr_tail, message.tail_attempt)
+        if failed != self._failed_seen:
+            self._failed_seen = failed
+            if self._loaded and self.query_one("#attempts-table", DataTable).has_focus:
+                self._focus_attempts()  # the cursor follows the stderr block onto the newest failed attempt
         update_static(self.query_one("#checkpoints-text", Static), checkpoints_text(detail.checkpoints, run.checkpoint_floor))
         self._fill_events(detail.events)
         if not self._loaded:

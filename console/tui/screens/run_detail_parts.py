@@ -23,8 +23,8 @@ def summary_text(run: Run, attempt: Attempt | None, reason: str | None, now: dat
         text.append(f" [{run.partition}]")
     text.append("  ")
     text.append(run.status.upper(), style=status_style(run.status))
-    max_attempts = run.definition.get("retry", {}).get("max_attempts", 1)
-    text.append(f"  attempt {run.attempt}/{max_attempts}  queue {run.queue}  prio {run.priority}")
+    # Out of the last attempt the run may make: an operator retry grants max_attempts more (never "4/2").
+    text.append(f"  attempt {run.attempt}/{run.last_attempt}  queue {run.queue}  prio {run.priority}")
     if run.node:
         text.append(f"  node {run.node}")
     if run.backfill_id is not None:
