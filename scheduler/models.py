@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .states import RunStatus
+
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -74,6 +76,21 @@ class Run:
             ended_at=row["ended_at"],
             updated_at=row["updated_at"],
         )
+
+    @property
+    def max_attempts(self) -> int:
+        """The job's attempt budget, as snapshotted with the run."""
+        return int(self.definition.get("retry", {}).get("max_attempts", 1))
+
+    @property
+    def last_attempt(self) -> int:
+        """The number of the last attempt the run may make if every one fails.
+
+        An operator retry grants a fresh budget (attempts_used back to 0) while attempt numbers keep counting, and
+        attempts that end without using the budget (yield, preemption) move it on too. A running attempt is
+        counted in attempts_used only when it ends."""
+        uncounted = 1 if self.status == RunStatus.RUNNING else 0
+        return self.attempt + self.max_attempts - self.attempts_used - uncounted
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ def decide(run: Run, end: AttemptEnd, now: datetime, rng: random.Random, strikes
 
 def _decide(run: Run, end: AttemptEnd, now: datetime, rng: random.Random, strikes: int) -> RunDecision:
     retry = run.definition.get("retry", {})
-    max_attempts = int(retry.get("max_attempts", 1))
+    max_attempts = run.max_attempts
     used_after = run.attempts_used + 1
     if end.status == AttemptStatus.SUCCEEDED:
         return RunDecision(RunStatus.SUCCEEDED, True, None, "exit code 0")
@@ -120,7 +120,7 @@ def _decide(run: Run, end: AttemptEnd, now: datetime, rng: random.Random, strike
         delay = backoff_delay(run, used_after, rng)
         at = to_iso(now + timedelta(seconds=delay))
         return RunDecision(RunStatus.RETRY_WAIT, True, at,
-                           f"attempt {run.attempt} of {max_attempts} ended ({_what(end)}); retry in {delay:.1f}s")
+                           f"attempt {run.attempt} of {run.last_attempt} ended ({_what(end)}); retry in {delay:.1f}s")
     final = RunStatus.TIMED_OUT if end.status == AttemptStatus.TIMED_OUT else RunStatus.FAILED
     why = "no attempt left" if retryable else f"exit code {end.exit_code} is not retried"
     return RunDecision(final, True, None, f"{_what(end)}; {why}")

@@ -75,8 +75,8 @@ async def start(engine: Engine, run_id: int, node: str = "n1", minutes_ago: floa
     async with engine.db.write() as conn:
         await q.transition_run(conn, run_id, RunStatus.RUNNING, at(minutes_ago), kind="dispatch", actor="scheduler",
                                attempt=number, node=node, started_at=at(minutes_ago))
-        await q.update_run_fields(conn, run_id, at(minutes_ago), attempt=number,
-                                  attempts_used=run.attempts_used + 1)
+        # attempts_used counts an attempt when it ends (as the scheduler does), not at dispatch.
+        await q.update_run_fields(conn, run_id, at(minutes_ago), attempt=number)
         attempt_id = await q.insert_attempt(conn, run_id, number, node, f"/tmp/r{run_id}", None, at(minutes_ago))
         await q.transition_attempt(conn, attempt_id, AttemptStatus.RUNNING, pid=1000 + run_id)
     return attempt_id
@@ -84,12 +84,13 @@ async def start(engine: Engine, run_id: int, node: str = "n1", minutes_ago: floa
 
 async def finish(engine: Engine, run_id: int, attempt_id: int, status: RunStatus, exit_code: int,
                  minutes_ago: float = 10, reason: str = "exit", error: str | None = None) -> None:
-    """End a running run's attempt with `status` (the run's and attempt's)."""
+    """End a running run's attempt with `status` (the run's and attempt's), using one attempt of its budget."""
+    run = await engine.run(run_id)
     async with engine.db.write() as conn:
         await q.transition_attempt(conn, attempt_id, AttemptStatus(status), reason=reason, exit_code=exit_code,
                                    ended_at=at(minutes_ago), error=error)
         await q.transition_run(conn, run_id, status, at(minutes_ago), kind="ended", actor="scheduler",
-                               exit_code=exit_code, ended_at=at(minutes_ago))
+                               exit_code=exit_code, ended_at=at(minutes_ago), attempts_used=run.attempts_used + 1)
 
 
 async def progress(engine: Engine, attempt_id: int, done: float, total: float, message: str) -> None:

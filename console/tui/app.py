@@ -126,7 +126,7 @@ class SluiceApp(App[int]):
 
     def action_view_prompt(self) -> None:
         hint = (":runs [status…] [job=… queue=… node=… backfill=…]  :overview  :backfills  :dead  :events  :nodes  "
-                ":jobs  :run ID")
+                ":jobs  :ID (a run)")
 
         def chosen(text: str | None) -> None:
             if text:

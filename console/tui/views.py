@@ -32,9 +32,11 @@ def parse_view(text: str) -> ViewRequest:
     words = text.strip().lstrip(":").split()
     if not words:
         raise ValueError("type a view: overview, runs, backfills, dead, events, nodes, jobs (e.g. :runs failed)")
+    if len(words) == 1 and words[0].isdigit():  # `:6`, as k9s opens a resource by name: run 6
+        return ViewRequest("run", target=int(words[0]))
     name = ALIASES.get(words[0].lower())
     if name is None:
-        raise ValueError(f"no view {words[0]!r}: try overview, runs, backfills, dead, events, nodes, jobs")
+        raise ValueError(f"no view {words[0]!r}: try overview, runs, backfills, dead, events, nodes, jobs or a run id")
     rest = words[1:]
     if name in ("run", "backfill"):
         if len(rest) == 1 and rest[0].isdigit():

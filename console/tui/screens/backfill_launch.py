@@ -33,6 +33,10 @@ class BackfillLaunchScreen(SluiceScreen):
         Binding("escape", "back", "Back"),
         Binding("f5", "plan", "Plan"),
         Binding("f6", "launch", "Launch"),
+        # Priority: the app moves focus as it reads the key, before it forwards the next keys of a burst (a
+        # slow link's typed-ahead); unbound, tab went through the field's queue and the rest landed in "from".
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True),
     ]
 
     DEFAULT_CSS = """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -9,8 +10,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 GLOBAL_KEYS = [
-    (":", "switch view: runs [status], overview, backfills, dead, events, nodes, jobs, run ID,"
-            " backfill ID"),
+    (":", "switch view: runs [status…], overview, backfills, dead, events, nodes, jobs, backfill ID;"
+            " :ID or :run ID opens a run"),
     ("1-7", "overview, runs, backfills, dead letters, events, nodes, jobs"),
     ("ctrl+p", "command palette"),
     ("Z", "pause or resume updates (read a screen that keeps changing)"),
@@ -41,15 +42,27 @@ class HelpScreen(ModalScreen[None]):
         self.readonly = readonly
 
     def compose(self) -> ComposeResult:
-        lines = [f"[b]{self.title_text}[/b]"]
-        lines += [f"  [b]{key:<12}[/b] {description}" for key, description in self.keys]
-        if self.readonly:
-            lines.append("  (read-only console: actions that change runs, queues, nodes or backfills are off)")
-        lines.append("")
-        lines.append("[b]Everywhere[/b]")
-        lines += [f"  [b]{key:<12}[/b] {description}" for key, description in GLOBAL_KEYS]
         with VerticalScroll():
-            yield Static("\n".join(lines))
+            yield Static(self._text())
+
+    def _text(self) -> Text:
+        # Built as Text, not markup: keys such as `[` and hints such as `[status…]` are shown as typed.
+        text = Text()
+        text.append(self.title_text, style="bold")
+        _append_keys(text, self.keys)
+        if self.readonly:
+            text.append("\n  (read-only console: actions that change runs, queues, nodes or backfills are off)")
+        text.append("\n\n")
+        text.append("Everywhere", style="bold")
+        _append_keys(text, GLOBAL_KEYS)
+        return text
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)
+
+
+def _append_keys(text: Text, keys: list[tuple[str, str]]) -> None:
+    for key, description in keys:
+        text.append("\n  ")
+        text.append(f"{key:<12}", style="bold")
+        text.append(f" {description}")

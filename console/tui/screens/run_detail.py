@@ -56,7 +56,7 @@ class RunDetailScreen(RunVerbs):
     RunDetailScreen #summary { height: auto; padding: 0 1; }
     RunDetailScreen TabbedContent { height: 1fr; }
     RunDetailScreen TabPane { padding: 0; }
-    RunDetailScreen #log-search { dock: bottom; display: none; border: none; height: 1; padding: 0 1; }
+    RunDetailScreen #log-search { dock: bottom; display: none; }
     RunDetailScreen #log-search.-shown { display: block; }
     RunDetailScreen #stderr-tail { height: auto; padding: 0 1; }
     """
@@ -72,6 +72,8 @@ class RunDetailScreen(RunVerbs):
         self.tail_attempt: int | None = None
         self.stream = "stdout"
         self._events_seen: tuple[int, int] = (0, 0)
+        #: How many failed attempts the last load showed; a change moves the stderr block to the newest.
+        self._failed_seen = 0
         self._loaded = False
 
     def compose(self) -> ComposeResult:
@@ -83,11 +85,11 @@ class RunDetailScreen(RunVerbs):
             with TabPane("Log", id="log"):
                 yield LogView(id="log-view")
                 yield Static("", id="log-status", classes="status-line")
-                yield Input(placeholder="search the log", id="log-search")
+                yield Input(placeholder="search the log", id="log-search", compact=True)
             with TabPane("Attempts", id="attempts"):
                 yield DataTable(id="attempts-table", cursor_type="row", zebra_stripes=False)
                 yield Static("", id="stderr-tail")
-            with TabPane("Checkpoints", id="checkpoints"), VerticalScroll():
+            with TabPane("Checkpoints", id="checkpoints"), VerticalScroll(id="checkpoints-scroll"):
                 yield Static("", id="checkpoints-text")
             with TabPane("Events", id="events"):
                 yield DataTable(id="events-table", cursor_type="row")
@@ -104,6 +106,8 @@ class RunDetailScreen(RunVerbs):
         self.query_one("#events-table", DataTable).add_columns("TIME", "KIND", "CHANGE", "BY", "DETAIL")
         if self.initial_tab == "log":
             self.query_one(LogView).focus()
+        elif self.initial_tab == "checkpoints":
+            self.query_one("#checkpoints-scroll").focus()
 
     @property
     def log_view(self) -> LogView:
@@ -137,6 +141,9 @@ class RunDetailScreen(RunVerbs):
         detail = await engine.run_detail(self.run_id)
         reason = (await engine.wait_reasons([detail.run])).get(self.run_id)
         failed = [attempt.number for attempt in detail.attempts if attempt.status not in NOT_FAILED]
+        if len(failed) != self._failed_seen:
+            # A new failed attempt (a retry ended): its stderr is the one to read, not the attempt picked before.
+            self.tail_attempt = None
         if not failed:
             return RunDetailLoaded(detail, reason)
         number = self.tail_attempt if self.tail_attempt in failed else failed[-1]
@@ -151,7 +158,12 @@ class RunDetailScreen(RunVerbs):
         update_static(self.query_one("#summary", Static), summary_text(run, latest, message.reason, now,
                                                                        detail.node_error))
         self._show_progress(latest)
+        failed = sum(1 for attempt in self.attempts if attempt.status not in NOT_FAILED)
         self._fill_attempts(now, message.stderr_tail, message.tail_attempt)
+        if failed != self._failed_seen:
+            self._failed_seen = failed
+            if self._loaded and self.query_one("#attempts-table", DataTable).has_focus:
+                self._focus_attempts()  # the cursor follows the stderr block onto the newest failed attempt
         update_static(self.query_one("#checkpoints-text", Static), checkpoints_text(detail.checkpoints, run.checkpoint_floor))
         self._fill_events(detail.events)
         self.query_one(ActivityTable).show(detail.activity)
@@ -232,6 +244,9 @@ class RunDetailScreen(RunVerbs):
             self._focus_attempts()
         elif tab == "activity":
             self.query_one(ActivityTable).focus()
+        elif tab == "checkpoints":
+            # Focused, its list scrolls with the arrow and page keys at once (it waited for a tab press).
+            self.query_one("#checkpoints-scroll").focus()
 
     def _focus_attempts(self) -> None:
         """Focus the attempts table with its cursor on the attempt whose stderr tail is shown."""

@@ -23,8 +23,8 @@ def summary_text(run: Run, attempt: Attempt | None, reason: str | None, now: dat
         text.append(f" [{run.partition}]")
     text.append("  ")
     text.append(run.status.upper(), style=status_style(run.status))
-    max_attempts = run.definition.get("retry", {}).get("max_attempts", 1)
-    text.append(f"  attempt {run.attempt}/{max_attempts}  queue {run.queue}  prio {run.priority}")
+    # Out of the last attempt the run may make: an operator retry grants max_attempts more (never "4/2").
+    text.append(f"  attempt {run.attempt}/{run.last_attempt}  queue {run.queue}  prio {run.priority}")
     if run.node:
         text.append(f"  node {run.node}")
     if run.backfill_id is not None:
@@ -54,13 +54,13 @@ def why_line(run: Run, attempt: Attempt | None, reason: str | None) -> Text:
 
 
 def checkpoints_text(checkpoints: list[Checkpoint], floor: int) -> Text:
-    """The checkpoint history as a timeline, newest last; the one a retry resumes from is marked."""
+    """The checkpoint history as a timeline, newest first (a retry resumes from the top one), marked."""
     if not checkpoints:
         return Text("No checkpoints: a retry starts from the beginning.", style="dim")
     usable = [checkpoint for checkpoint in checkpoints if checkpoint.id > floor]
     resume = usable[-1].id if usable else None
     text = Text()
-    for checkpoint in checkpoints:
+    for checkpoint in reversed(checkpoints):
         marker = "◆" if checkpoint.id == resume else ("◇" if checkpoint.id > floor else "×")
         text.append(f" {marker} ", style="bold cyan" if checkpoint.id == resume else "dim")
         text.append(f"{clock_time(checkpoint.at)}  attempt {checkpoint.attempt}  ")

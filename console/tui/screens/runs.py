@@ -38,7 +38,7 @@ class RunsScreen(RunVerbs):
     ]
 
     DEFAULT_CSS = """
-    RunsScreen #filter { dock: bottom; display: none; border: none; height: 1; padding: 0 1; }
+    RunsScreen #filter { display: none; }
     RunsScreen #filter.-shown { display: block; }
     """
 
@@ -55,7 +55,8 @@ class RunsScreen(RunVerbs):
         yield RunsHeader()
         yield RunsTable(self._initial_filter, id="runs")
         yield from self.below_table()
-        yield Input(placeholder="/ status words, job=… queue=… node=… backfill=…, or text", id="filter")
+        # Compact and in the flow, not docked: docked, it sat under the footer; bordered, it had no room for text.
+        yield Input(placeholder="/ status words, job=… queue=… node=… backfill=…, or text", id="filter", compact=True)
         yield Footer()
 
     def below_table(self) -> ComposeResult:

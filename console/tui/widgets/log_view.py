@@ -21,6 +21,7 @@ from ..format import size_text
 from ..messages import LogChunk
 from ..ports import EnginePort, app_port
 from .log_lines import find_matches, split_lines, wrap_rows
+from .strips import blank, note_line, text_line
 
 WHOLE_LIMIT = 2 << 20
 TAIL_LINES = 5000
@@ -336,17 +337,16 @@ class LogView(ScrollView, can_focus=True):
         width = self.size.width
         if self.wrap:
             if row >= len(self._rows):
-                return Strip.blank(width)
+                return blank(width)
             index, column = self._rows[row]
             text = self._styled(index, self.lines[index][column:column + self._width])
-            return Strip(text.render(self.app.console)).extend_cell_length(width)
+            return text_line(text, self.app.console, width)
         if row >= len(self.lines):
             if row == 0 and self.attempt and self.read_offset >= self.log_bytes:
-                return Strip(Text("(no output yet)", style="dim").render(self.app.console)).extend_cell_length(width)
-            return Strip.blank(width)
+                return note_line("(no output yet)", self.app.console, width)
+            return blank(width)
         text = self._styled(row, self.lines[row])
-        strip = Strip(text.render(self.app.console), text.cell_len)
-        return strip.crop_extend(int(self.scroll_x), int(self.scroll_x) + width, None)
+        return text_line(text, self.app.console, width, start=int(self.scroll_x))
 
     def _styled(self, index: int, content: str) -> Text:
         # Progress and checkpoint markers are protocol, not output: dimmed so the output stands out.

@@ -13,6 +13,7 @@ from textual.strip import Strip
 
 from ..format import STATUS_GLYPHS, status_style
 from .grid_layout import CELL_WIDTH, LABEL_WIDTH, GridRow, layout, neighbour, row_of
+from .strips import blank, text_line
 
 CURSOR = Style(reverse=True)
 
@@ -97,7 +98,7 @@ class PartitionGrid(ScrollView, can_focus=True):
         index = int(self.scroll_y) + y
         width = self.size.width
         if index >= len(self.rows):
-            return Strip.blank(width)
+            return blank(width)
         row = self.rows[index]
         text = Text(row.label[:LABEL_WIDTH - 1].ljust(LABEL_WIDTH), style="dim")
         position = 0
@@ -110,8 +111,7 @@ class PartitionGrid(ScrollView, can_focus=True):
             text.append(STATUS_GLYPHS.get(status, "?"), style=style)
             text.append(" ")
             position = column + 1
-        text.truncate(width, pad=True)
-        return Strip(text.render(self.app.console), width)
+        return text_line(text, self.app.console, width)
 
     def on_focus(self) -> None:
         self.refresh()

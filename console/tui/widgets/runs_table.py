@@ -5,7 +5,6 @@ MAX_WINDOW rows; moving past either end fetches the next page and drops rows fro
 
 from __future__ import annotations
 
-from rich.segment import Segment
 from rich.style import Style
 from textual import events, work
 from textual.binding import Binding
@@ -24,6 +23,7 @@ from ..messages import RunsWindowLoaded
 from ..ports import app_port
 from ..shield import QUERY_ERRORS, shielded
 from .run_columns import row_text
+from .strips import blank, note_line, text_line
 
 PAGE = 200
 MAX_WINDOW = 600
@@ -314,10 +314,10 @@ class RunsTable(ScrollView, can_focus=True):
         width = self.size.width
         if index >= len(self.window):
             if index == len(self.window) and not self.loaded_once:
-                return Strip([Segment("  loading runs…".ljust(width), Style(dim=True))])
+                return note_line("  loading runs…", self.app.console, width)
             if index == 0 and not self.window:
-                return Strip([Segment("  no runs match".ljust(width), Style(dim=True))])
-            return Strip.blank(width)
+                return note_line("  no runs match", self.app.console, width)
+            return blank(width)
         run = self.window[index]
         why = run_why(run, self.reasons, self.attempts)
         text = row_text(run, why, width, run.id in self.tagged)
@@ -325,7 +325,7 @@ class RunsTable(ScrollView, can_focus=True):
             text.stylize(CURSOR_STYLE)
         elif run.id == self.cursor_id:
             text.stylize(Style(underline=True))
-        return Strip(text.render(self.app.console), width)
+        return text_line(text, self.app.console, width)
 
     def on_focus(self) -> None:
         self.refresh()
