@@ -14,6 +14,8 @@ from console.tui.screens.backfills import BackfillsScreen
 from console.tui.screens.dead_letters import DeadLettersScreen
 from console.tui.screens.events import EventsScreen
 from console.tui.screens.help import HelpScreen
+from console.tui.screens.jobs import JobsScreen
+from console.tui.screens.nodes import NodesScreen
 from console.tui.screens.overview import OverviewScreen
 from console.tui.screens.prompt import PromptScreen
 from console.tui.screens.run_detail import RunDetailScreen
@@ -51,13 +53,15 @@ async def test_every_screen_renders_in_monochrome_and_256_colours(engine, termin
     async with app.run_test(size=size) as pilot:
         assert app.no_color is (terminal == "no_color")
         await settle(pilot)
-        assert isinstance(app.screen, OverviewScreen) and "Queues" in screen_text(app)
+        assert isinstance(app.screen, OverviewScreen) and "QUEUE" in screen_text(app)
         await _shows(pilot, ("2",), RunsScreen, "hello")
         await _shows(pilot, ("3",), BackfillsScreen, "etl")
         await _shows(pilot, ("n",), BackfillLaunchScreen, "from")
         await _shows(pilot, ("escape", "4"), DeadLettersScreen, "ValueError: bad row 7")
         await _shows(pilot, ("5",), EventsScreen, "ended")
-        await _shows(pilot, ("1",), OverviewScreen, "Nodes")
+        await _shows(pilot, ("6",), NodesScreen, "n1")
+        await _shows(pilot, ("7",), JobsScreen, "hello")
+        await _shows(pilot, ("1",), OverviewScreen, "hello")
         await _shows(pilot, ("question_mark",), HelpScreen, "Everywhere")
         await _shows(pilot, ("escape", "colon"), PromptScreen, ":runs")
         await _shows(pilot, ("escape", "ctrl+p"), CommandPalette, "overview")
@@ -69,5 +73,6 @@ async def test_every_screen_renders_in_monochrome_and_256_colours(engine, termin
         await _shows(pilot, ("t",), RunDetailScreen, "row 7")
         await _shows(pilot, ("e",), RunDetailScreen, "dispatch")
         await _shows(pilot, ("i",), RunDetailScreen, "echo hello")
+        await _shows(pilot, ("v",), RunDetailScreen, "OUTCOME")
         await app.open_view(f"backfill {backfill_id}")
         await _shows(pilot, (), BackfillDetailScreen, "2026-11")
