@@ -252,7 +252,8 @@ backoff = 0.1
             follower.kill()
             await follower.wait()
     assert (rest, code) == (b"second\n", 0)
-    assert b"waiting for the next attempt" in await follower.stderr.read()
+    # Whether it printed "waiting for the next attempt" depends on whether the retry had started when attempt 1's
+    # output ended (backoff 0.1 s): a race, so only the output and the exit are asserted.
     assert (await fleet_home.run_json(run_id))["attempt"] == 2
 
 
