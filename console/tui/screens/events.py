@@ -5,12 +5,13 @@ from __future__ import annotations
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from ..format import short_time
 from ..messages import EventsLoaded
 from ..shield import QUERY_ERRORS, shielded
 from ..widgets.banner import SchedulerBanner
+from ..widgets.key_footer import KeyFooter
 from ..widgets.quiet import update_static
 from ..widgets.table_sync import sync_rows
 from .base import SluiceScreen
@@ -62,7 +63,7 @@ class EventsScreen(SluiceScreen):
         yield Static("", id="events-status", classes="status-line")
         yield DataTable(id="events", cursor_type="row")
         yield Input(placeholder="kind=retry actor=alice", id="event-filter")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns("ID", "TIME", "RUN", "KIND", "CHANGE", "BY", "DETAIL")

@@ -6,13 +6,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from scheduler.run_filter import RunFilter
 
 from ..shield import shielded
 from ..views import describe_filter, parse_run_filter
 from ..widgets.banner import SchedulerBanner
+from ..widgets.key_footer import KeyFooter
 from ..widgets.quiet import update_static
 from ..widgets.runs_header import RunsHeader
 from ..widgets.runs_table import COUNT_CAP, RunsTable
@@ -56,7 +57,7 @@ class RunsScreen(RunVerbs):
         yield RunsTable(self._initial_filter, id="runs")
         yield from self.below_table()
         yield Input(placeholder="/ status words, job=… queue=… node=… backfill=…, or text", id="filter")
-        yield Footer()
+        yield KeyFooter()
 
     def below_table(self) -> ComposeResult:
         """Widgets a subclass shows under the table."""
