@@ -129,6 +129,7 @@ class RunsScreen(RunVerbs):
     # --- rows ---------------------------------------------------------------------------------------------
 
     def on_runs_table_window_changed(self) -> None:
+        self.query_one(RunsHeader).content = self.table.content
         self._update_status()
 
     def _update_status(self) -> None:
