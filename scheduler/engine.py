@@ -268,8 +268,9 @@ class Engine:
         return await self._read(q.attempt_of_run, run_id, number or run.attempt)
 
     async def events(self, limit: int = 200, before_id: int | None = None, kind: str | None = None,
-                     actor: str | None = None) -> list[Event]:
-        return await self._read(q.recent_events, limit, before_id, kind, actor)
+                     actor: str | None = None, words: Sequence[str] = ()) -> list[Event]:
+        """Newest first; `words` must each appear in an event's kind, run id, actor or detail."""
+        return await self._read(q.recent_events, limit, before_id, kind, actor, words)
 
     async def status_counts(self) -> dict[str, int]:
         return await self._read(q.status_counts)

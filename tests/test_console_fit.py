@@ -20,8 +20,16 @@ MIDDLE = (120, 35)
 def screen_lines(app: SluiceApp) -> list[str]:
     """The terminal's text as the operator sees it, one string per row."""
     width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True, record=True,
-                      legacy_windows=False, safe_box=False, color_system=None)
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+        color_system=None,
+    )
     # The compositor is what Textual paints to the terminal; export_screenshot reads it the same way.
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text().splitlines()
