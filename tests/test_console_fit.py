@@ -40,7 +40,7 @@ def footer_keys(app: SluiceApp) -> list[str]:
     return screen_lines(app)[app.size[1] - 1].split()
 
 
-@pytest.mark.parametrize("view", ["overview", "runs", "backfills", "dead", "events", "run 1"])
+@pytest.mark.parametrize("view", ["overview", "runs", "backfills", "dead", "events", "nodes", "jobs", "run 1"])
 async def test_the_footer_shows_quit_and_help_at_80_columns_on_every_view(engine, view):
     run_id, _ = await engine.submit("hello", {})
     await start(engine, run_id)

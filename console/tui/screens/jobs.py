@@ -8,7 +8,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from scheduler.engine import JobSummary
 
@@ -16,6 +16,7 @@ from ..format import short_time, status_style
 from ..messages import JobsLoaded
 from ..shield import QUERY_ERRORS, shielded
 from ..widgets.banner import SchedulerBanner
+from ..widgets.key_footer import KeyFooter
 from ..widgets.quiet import update_static
 from ..widgets.table_sync import sync_rows
 from .base import SluiceScreen
@@ -50,7 +51,7 @@ class JobsScreen(SluiceScreen):
         yield Static("", id="jobs-status", classes="status-line")
         yield DataTable(id="jobs", cursor_type="row")
         yield Static("", id="job-detail", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#jobs", DataTable).add_columns(

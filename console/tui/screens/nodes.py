@@ -8,7 +8,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from scheduler.engine import NodeView
 from scheduler.models import Run
@@ -19,6 +19,7 @@ from ..format import NODE_STYLES, duration_text, elapsed, short_time
 from ..messages import NodesLoaded
 from ..shield import QUERY_ERRORS, shielded
 from ..widgets.banner import SchedulerBanner
+from ..widgets.key_footer import KeyFooter
 from ..widgets.quiet import update_static
 from ..widgets.table_sync import sync_rows
 from .base import SluiceScreen
@@ -57,7 +58,7 @@ class NodesScreen(SluiceScreen):
         yield DataTable(id="nodes", cursor_type="row")
         yield Static("", id="node-runs-title", classes="panel-title")
         yield DataTable(id="node-runs", cursor_type="row")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#nodes", DataTable).add_columns(

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from scheduler.engine import NodeView
 from scheduler.states import NodeState, RunStatus
@@ -18,6 +18,7 @@ from ..messages import OverviewLoaded
 from ..shield import QUERY_ERRORS, shielded
 from ..slis import BUCKETS, service_levels, sparkline
 from ..widgets.banner import SchedulerBanner
+from ..widgets.key_footer import KeyFooter
 from ..widgets.quiet import update_static
 from ..widgets.run_board import RunBoard
 from ..widgets.table_sync import sync_rows
@@ -58,7 +59,7 @@ class OverviewScreen(SluiceScreen):
         yield DataTable(id="queues", cursor_type="row")
         yield DataTable(id="nodes", cursor_type="row")
         yield Static("", id="slis")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#queues", DataTable).add_columns("QUEUE", "STATE", "QUEUED", "RUNNING", "FAILED",
