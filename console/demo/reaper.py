@@ -39,8 +39,11 @@ def fleet_pids(fleet_id: str) -> list[int]:
     """The live processes whose environment holds this fleet's marker, exactly."""
     entry = f"{MARKER}={fleet_id}".encode()
     me = os.getpid()
-    return [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) != me
-            and _marked(int(name), entry)]
+    return [
+        int(name)
+        for name in os.listdir("/proc")
+        if name.isdigit() and int(name) != me and _marked(int(name), entry)
+    ]
 
 
 def _kill(pid: int, entry: bytes) -> bool:
