@@ -61,8 +61,15 @@ def start_sleeper(sleepers: list[subprocess.Popen[bytes]], env: dict[str, str]) 
 async def test_closing_a_reaping_fleet_kills_the_detached_jobs_it_started(tmp_path: Path) -> None:
     async with LocalFleet(tmp_path / "keys", reap_jobs=True) as fleet:
         info = await fleet.start_node("n1")
-        async with asyncssh.connect(info.host, info.port, username=fleet.user, known_hosts=str(fleet.known_hosts_path),
-                                    client_keys=[str(fleet.client_key_path)], agent_path=None, config=None) as conn:
+        async with asyncssh.connect(
+            info.host,
+            info.port,
+            username=fleet.user,
+            known_hosts=str(fleet.known_hosts_path),
+            client_keys=[str(fleet.client_key_path)],
+            agent_path=None,
+            config=None,
+        ) as conn:
             # Detached like launch.sh's supervisor: the SSH command returns, the job lives on in its own session.
             result = await conn.run("setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $!", check=True)
         job = int(str(result.stdout).strip())
