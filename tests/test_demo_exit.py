@@ -42,10 +42,11 @@ def demo(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
         )
         started.append(process)
         wait_for(
-            lambda: long_export_fleet() is not None or process.poll() is not None, "the long export runs"
+            lambda: long_export_fleet(tmp_path) is not None or process.poll() is not None,
+            "the long export runs",
         )
         assert process.poll() is None, process.communicate()
-        fleet = long_export_fleet()
+        fleet = long_export_fleet(tmp_path)
         assert fleet is not None
         fleets.append(fleet)
         return process
@@ -64,7 +65,7 @@ def test_a_signalled_demo_kills_its_jobs_and_removes_its_throwaway_home(
     demo: Callable[..., subprocess.Popen[str]], tmp_path: Path, signum: signal.Signals
 ) -> None:
     process = demo()
-    fleet = long_export_fleet()
+    fleet = long_export_fleet(tmp_path)
     assert fleet is not None
     [root] = (tmp_path / "tmp").glob("sluice-demo-*")
     process.send_signal(signum)
@@ -84,7 +85,7 @@ def test_a_demo_with_its_own_home_keeps_it_and_says_where(
 ) -> None:
     root = tmp_path / "mine"
     process = demo(str(root))
-    fleet = long_export_fleet()
+    fleet = long_export_fleet(tmp_path)
     assert fleet is not None
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=60)
