@@ -13,6 +13,8 @@ import pytest
 from demo_processes import fleet_alive, long_export_fleet, wait_for
 
 from console.demo.reaper import reap
+from scheduler.failpoints import CRASH_STATUS
+from scheduler.failpoints import ENV as CRASH_ENV
 
 #: The demo function with a 5-minute export, as `sluice demo --no-console [--home DIR]` runs it.
 DRIVER = """
@@ -29,9 +31,9 @@ def demo(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
     fleets: list[str] = []
 
-    def start(*args: str) -> subprocess.Popen[str]:
+    def start(*args: str, crash_at: str = "") -> subprocess.Popen[str]:
         (tmp_path / "tmp").mkdir(exist_ok=True)
-        env = {**os.environ, "TMPDIR": str(tmp_path / "tmp"), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "TMPDIR": str(tmp_path / "tmp"), "PYTHONUNBUFFERED": "1", CRASH_ENV: crash_at}
         process = subprocess.Popen(
             [sys.executable, "-c", DRIVER, *args],
             env=env,
@@ -60,7 +62,9 @@ def demo(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
         reap(fleet)  # a failed test leaves no job behind either
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+@pytest.mark.parametrize(
+    "signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda signum: signum.name
+)
 def test_a_signalled_demo_kills_its_jobs_and_removes_its_throwaway_home(
     demo: Callable[..., subprocess.Popen[str]], tmp_path: Path, signum: signal.Signals
 ) -> None:
@@ -78,6 +82,18 @@ def test_a_signalled_demo_kills_its_jobs_and_removes_its_throwaway_home(
         assert process.returncode == 128 + signum
         assert f"removed the demo's folder {root}" in out
         assert "--home DIR" in out
+
+
+def test_a_demo_that_crashes_leaves_no_job_and_no_home_behind(
+    demo: Callable[..., subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    # The in-process scheduler dies like a SIGKILL (os._exit, no finally) at a launch after the long export's.
+    process = demo(crash_at="launch_answered:14")
+    fleet = long_export_fleet(tmp_path)
+    assert fleet is not None
+    assert process.wait(120) == CRASH_STATUS
+    wait_for(lambda: not fleet_alive(fleet), "no job of the demo's fleet is left")
+    wait_for(lambda: not any((tmp_path / "tmp").iterdir()), "the throwaway home is removed")
 
 
 def test_a_demo_with_its_own_home_keeps_it_and_says_where(
