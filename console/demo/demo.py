@@ -12,7 +12,10 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from console.demo.ending import INTERRUPTED, TERMINATED, TermSignal, status_counts, summary_lines
 from console.demo.localnode import LocalFleet, node_toml_table
+from console.demo.reaper import new_fleet_id, reap
+from console.demo.watchdog import Watchdog
 from scheduler.config import load_nodes
 from scheduler.engine import Engine
 from scheduler.home import Home, private_dir, write_private
@@ -33,12 +36,13 @@ EXPECTED = {"doomed_migration": RunStatus.FAILED}
 class DemoWorld:
     """The demo's workers and scheduler, all in one event loop."""
 
-    def __init__(self, root: Path, long_chunks: int = 12) -> None:
+    def __init__(self, root: Path, long_chunks: int = 12, fleet_id: str | None = None) -> None:
         self.root = root
-        #: The long export's length in 1 s chunks: short headless, long enough to watch in the console.
+        #: The long export's length in 1 s chunks.
         self.long_chunks = long_chunks
         self.home = Home(root / "home")
-        self.fleet = LocalFleet(root / "keys")
+        # Its jobs die with it: a demo's worker is this process, nothing should outlive it there.
+        self.fleet = LocalFleet(root / "keys", reap_jobs=True, fleet_id=fleet_id)
         self.stop = asyncio.Event()
         self.scheduler_task: asyncio.Task[None] | None = None
 
@@ -111,35 +115,45 @@ async def _follow(world: DemoWorld, run_ids: list[int]) -> bool:
         return ok
 
 
-async def _headless(root: Path) -> int:
-    world = DemoWorld(root)
+async def _headless(world: DemoWorld, term: TermSignal) -> int:
+    main = asyncio.current_task()
+    assert main is not None
+    term.stop_with(main.cancel)
     try:
         await world.start()
         run_ids = await world.submit_mix()
         print(f"sluice demo: home {world.home.root}; 3 workers on loopback; {len(run_ids)} runs submitted\n")
         ok = await _follow(world, run_ids)
+    except asyncio.CancelledError:
+        if not term.received:
+            raise
+        return TERMINATED
     finally:
+        # A second SIGTERM must not cut the cleanup short (SIGKILL can: then it is the watchdog's job).
+        term.stop_with(_ignore)
         await world.close()
     print("\ndemo complete: every run ended as expected" if ok else "\ndemo: some runs did not end as expected")
-    sluice = "sluice" if shutil.which("sluice") else sys.argv[0]  # from ./dev.sh it is .venv/bin/sluice
-    print(f"explore it: {sluice} runs --home {world.home.root}   {sluice} console --home {world.home.root}")
     return 0 if ok else 1
 
 
-def _with_console(root: Path) -> int:
-    """Workers and scheduler in a background thread's loop; the console owns the main thread."""
-    from ..tui.app import run_console
+def _ignore() -> None:
+    """A stop that does nothing: the demo is already stopping."""
 
-    ready = threading.Event()
-    state: dict[str, object] = {}
+
+def _with_console(world: DemoWorld, term: TermSignal) -> int:
+    """Workers and scheduler in a background thread's loop; the console owns the main thread."""
+    from ..tui.app import create_app
+
+    ready, started = threading.Event(), threading.Event()
+    loops: list[asyncio.AbstractEventLoop] = []
 
     def background() -> None:
         async def main() -> None:
-            world = DemoWorld(root, long_chunks=300)
-            state["world"], state["loop"] = world, asyncio.get_running_loop()
+            loops.append(asyncio.get_running_loop())
             try:
                 await world.start()
                 await world.submit_mix()
+                started.set()
                 ready.set()
                 await world.stop.wait()
             finally:
@@ -150,24 +164,52 @@ def _with_console(root: Path) -> int:
 
     thread = threading.Thread(target=background, name="sluice-demo", daemon=True)
     thread.start()
-    ready.wait(60)
-    world = state.get("world")
-    if not isinstance(world, DemoWorld):
-        print("sluice demo: the workers did not start", file=sys.stderr)
-        return 1
     try:
-        return run_console(world.home)
+        ready.wait(60)
+        if not started.is_set():
+            print("sluice demo: the workers did not start", file=sys.stderr)
+            return 1
+        app = create_app(world.home)  # run_console's two lines, with the app at hand for SIGTERM
+
+        def quit_terminated() -> None:
+            app.exit(return_code=TERMINATED)
+
+        term.stop_with(quit_terminated)
+        app.run()
+        return app.return_code or 0
     finally:
-        loop = state["loop"]
-        if isinstance(loop, asyncio.AbstractEventLoop):
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(world.stop.set)
-        thread.join(10)
+        term.stop_with(_ignore)
+        if loops:
+            with contextlib.suppress(RuntimeError):  # the loop already ended: the world closed itself
+                loops[0].call_soon_threadsafe(world.stop.set)
+        thread.join(60)
 
 
-def run_demo(root: Path | None, console: bool = True) -> int:
-    root = root or Path(tempfile.mkdtemp(prefix="sluice-demo-"))
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if console and sys.stdout.isatty():
-        return _with_console(root)
-    return asyncio.run(_headless(root))
+def run_demo(root: Path | None, console: bool = True, long_chunks: int | None = None) -> int:
+    """Run the demo in root (kept), or in a throwaway folder removed however the demo ends."""
+    kept = root is not None
+    folder = root or Path(tempfile.mkdtemp(prefix="sluice-demo-"))
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fleet_id = new_fleet_id()
+    # Started before any job: if the demo is killed outright, the watchdog still reaps and removes.
+    watchdog = Watchdog(fleet_id, None if kept else folder)
+    interactive = console and sys.stdout.isatty()
+    # The long export: short headless, long enough to watch in the console.
+    world = DemoWorld(folder, long_chunks or (300 if interactive else 12), fleet_id=fleet_id)
+    term = TermSignal()
+    try:
+        with term:
+            return _with_console(world, term) if interactive else asyncio.run(_headless(world, term))
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    except SystemExit:
+        if not term.received:
+            raise
+        return TERMINATED
+    finally:
+        reap(fleet_id)  # the world reaped its jobs when it closed, unless it never got that far
+        counts = status_counts(world.home)
+        if not kept:
+            shutil.rmtree(folder, ignore_errors=True)
+        watchdog.release()
+        print("\n".join(summary_lines(counts, folder, world.home, kept)))

@@ -19,6 +19,8 @@ from typing import Any
 
 import asyncssh
 
+from .reaper import MARKER, new_fleet_id, reap
+
 HOST = "127.0.0.1"
 SHELL = "/bin/sh"
 _CHUNK = 64 * 1024
@@ -200,10 +202,17 @@ class _NodeServer(asyncssh.SSHServer):
 
 
 class LocalFleet:
-    """Starts N asyncssh servers on 127.0.0.1 with generated host keys, one client key, and a known_hosts file."""
+    """Starts N asyncssh servers on 127.0.0.1 with generated host keys, one client key, and a known_hosts file.
 
-    def __init__(self, keys_dir: Path, *, keepalive_interval: float = 15.0) -> None:
+    With reap_jobs, every command carries the fleet's marker (`SLUICE_LOCALNODE_FLEET=<fleet_id>`) and close()
+    kills whatever still carries it: the detached jobs too, which a real worker would keep running."""
+
+    def __init__(
+        self, keys_dir: Path, *, keepalive_interval: float = 15.0, reap_jobs: bool = False, fleet_id: str | None = None
+    ) -> None:
         self.keys_dir = Path(keys_dir)
+        self.reap_jobs = reap_jobs
+        self.fleet_id = fleet_id or new_fleet_id()
         self.keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.client_key_path = self.keys_dir / "client_key"
         self.known_hosts_path = self.keys_dir / "known_hosts"
@@ -316,9 +325,11 @@ class LocalFleet:
         )
 
     async def close(self) -> None:
-        """Stop every node, kill commands still attached to a channel and reap them."""
+        """Stop every node, kill commands still attached to a channel (and with reap_jobs the detached ones too)."""
         for name in list(self._nodes):
             await self.stop_node(name, kill_commands=True)
+        if self.reap_jobs:
+            await asyncio.to_thread(reap, self.fleet_id)
         if self._handlers:
             await asyncio.wait(set(self._handlers))
 
@@ -361,6 +372,8 @@ class LocalFleet:
             process.exit(1)
             return
         env = {**os.environb, **process.channel.get_environment_bytes()}
+        if self.reap_jobs:
+            env[MARKER.encode()] = self.fleet_id.encode()  # last, so a client cannot unset or fake it
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         try:

@@ -54,21 +54,22 @@ STEPS: list[Step] = [
 
 
 async def capture(out: Path) -> list[Path]:
-    world = DemoWorld(Path(tempfile.mkdtemp(prefix="sluice-shots-")))
-    written = []
-    try:
-        await world.start()
-        await world.submit_mix()
-        app = create_app(world.home)
-        async with app.run_test(size=SIZE) as pilot:
-            for name, step in STEPS:
-                await step(pilot)
-                path = out / f"console-{name}.svg"
-                path.write_text(app.export_screenshot(title=f"sluice console: {name}"), encoding="utf-8")
-                written.append(path)
-    finally:
-        await world.close()
-    return written
+    with tempfile.TemporaryDirectory(prefix="sluice-shots-") as folder:
+        world = DemoWorld(Path(folder))
+        written = []
+        try:
+            await world.start()
+            await world.submit_mix()
+            app = create_app(world.home)
+            async with app.run_test(size=SIZE) as pilot:
+                for name, step in STEPS:
+                    await step(pilot)
+                    path = out / f"console-{name}.svg"
+                    path.write_text(app.export_screenshot(title=f"sluice console: {name}"), encoding="utf-8")
+                    written.append(path)
+        finally:
+            await world.close()
+        return written
 
 
 def main(argv: list[str]) -> int:
