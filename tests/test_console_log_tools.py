@@ -170,7 +170,7 @@ async def test_save_writes_the_stored_stream_byte_for_byte_and_says_how_much(eng
         target = tmp_path / f"sluice-run-{run_id}-attempt-1-stdout.log"
         await until(pilot, lambda: any(text.startswith("saved") for text, _ in seen), "the save reported")
         assert target.read_bytes() == stored
-        assert (f"saved {len(stored):,} bytes to sluice-run-{run_id}-attempt-1-stdout.log", "information") in seen
+        assert (f"saved {len(stored):,} bytes to {target}", "information") in seen
 
 
 async def test_save_to_an_unwritable_path_says_why_and_writes_nothing(engine, tmp_path):
@@ -191,3 +191,17 @@ async def test_save_to_an_unwritable_path_says_why_and_writes_nothing(engine, tm
         assert seen == [(f"cannot save to {target}: No such file or directory", "error")]
         assert not target.parent.exists()
         assert app.screen is screen and view.lines == ["some output"]
+
+
+async def test_help_and_footer_list_the_log_tools(engine):
+    run_id, _ = await engine.submit("hello", {})
+    await start(engine, run_id)
+    engine.logs.append(run_id, 1, "stdout", 0, b"output\n")
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen, view = await _open(pilot, run_id)
+        assert view.has_focus
+        keys = dict(screen.help_keys())
+        assert keys["T"] == "Timestamps" and keys["m"] == "Markers dim/hide/show" and keys["W"] == "Save log to a file"
+        footer = {binding.key for _, binding, enabled, _ in screen.active_bindings.values() if binding.show and enabled}
+        assert {"T", "m", "W"} <= footer

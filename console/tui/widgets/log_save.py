@@ -16,7 +16,7 @@ def default_path(run_id: int, attempt: int, stream: str) -> str:
 
 
 def save_stream(engine: EnginePort, run_id: int, attempt: int, stream: str, target: str) -> tuple[int, Path]:
-    """Copy the stream's stored bytes (as long as it is now) to `target`; returns (bytes written, path).
+    """Copy the stream's stored bytes (as long as it is now) to `target`; returns (bytes written, absolute path).
 
     Raises OSError when the path cannot be written; a file begun by this save is removed again then."""
     path = Path(target).expanduser()
@@ -35,4 +35,4 @@ def save_stream(engine: EnginePort, run_id: int, attempt: int, stream: str, targ
         if created and path.is_file():
             os.unlink(path)  # a half-written copy would pass for the log
         raise
-    return written, path
+    return written, path.absolute()
