@@ -151,6 +151,13 @@ async def test_marker_lines_cycle_between_dimmed_hidden_and_shown(engine):
         await settle(pilot)
         assert view.markers == "dimmed" and "markers dimmed" in status.render().plain
 
+        await pilot.press("m", "T", "w")  # hidden, with timestamps, wrapped: rows still map onto the lines shown
+        await settle(pilot)
+        assert view.markers == "hidden" and view.timestamps and view.wrap
+        drawn = [view.render_line(y).text for y in range(view.size.height)]
+        assert not any("::progress::" in row for row in drawn)
+        assert all(row.startswith("-") for row in drawn if row.strip())  # appended with no arrival noted
+
 
 async def test_save_writes_the_stored_stream_byte_for_byte_and_says_how_much(engine, tmp_path, monkeypatch):
     monkeypatch.setattr(log_save, "CHUNK", 7)  # several reads, so the chunks must join up exactly
