@@ -24,7 +24,7 @@ from .errors import NotFound, UsageError
 from .home import Home
 from .jobspec import partition_of, resolve_params
 from .leases import lease_of, unreachable_reason
-from .logstore import LogStore
+from .logstore import Arrival, LogStore
 from .models import Attempt, Backfill, Checkpoint, Event, NodeRecord, QueueState, Run, from_iso, to_iso
 from .process.settings import DEFAULT_LOST_AFTER
 from .run_actions import ActionResult as ActionResult
@@ -527,6 +527,9 @@ class Engine:
 
     def log_tail(self, run_id: int, attempt: int, stream: str, lines: int) -> bytes:
         return self.logs.tail(run_id, attempt, stream, lines, self.logs.size(run_id, attempt, stream))
+
+    def log_arrivals(self, run_id: int, attempt: int, stream: str, start: int = 0) -> tuple[list[Arrival], int]:
+        return self.logs.arrivals(run_id, attempt, stream, start)
 
     # --- scheduler presence -------------------------------------------------------------------------------
 

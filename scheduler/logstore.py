@@ -6,7 +6,11 @@ but never recorded are written again exactly once.
 A file shorter than its recorded offset (someone cleaned HOME/logs) has lost bytes that can never come back:
 the gap is written down in `STREAM.gaps` beside it ("START END" a line), filled (see `gap_filler`) and capture
 goes on, so later bytes land at their own offsets. The gap stays reported by `append` until the offsets past it
-are committed, so a pass that fails after filling still records it, exactly once."""
+are committed, so a pass that fails after filling still records it, exactly once.
+
+When each chunk arrived is written down in `STREAM.arrivals` beside it ("OFFSET TIME" a line, one per appended
+chunk, so it grows with the polls that brought output, not with the lines). A chunk written again at an offset
+(after a crash) supersedes the entries at or past that offset: readers keep the last word (see `arrivals`)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STREAMS = ("stdout", "stderr")
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """The bytes from `offset` on (up to the next arrival) reached the bastion at `at` (ISO-8601 UTC)."""
+
+    offset: int
+    at: str
 
 
 @dataclass(frozen=True)
@@ -38,10 +50,12 @@ class LogStore:
             raise ValueError(f"unknown stream {stream!r}")
         return self.root / str(run_id) / str(attempt) / stream
 
-    def append(self, run_id: int, attempt: int, stream: str, offset: int, data: bytes) -> Gap | None:
+    def append(self, run_id: int, attempt: int, stream: str, offset: int, data: bytes,
+               at: str | None = None) -> Gap | None:
         """Write `data` at `offset`, cutting any unrecorded tail first, and fsync before the offset is committed.
 
-        Returns the gap that ends at `offset` (found now, or by an earlier try whose offsets never committed)."""
+        `at` (when given) is noted as the chunk's arrival time. Returns the gap that ends at `offset` (found now,
+        or by an earlier try whose offsets never committed)."""
         path = self.path(run_id, attempt, stream)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -64,7 +78,20 @@ class LogStore:
             os.fsync(fd)
         finally:
             os.close(fd)
+        if at is not None and data:
+            _note_arrival(path, offset, at)
         return gap
+
+    def arrivals(self, run_id: int, attempt: int, stream: str, start: int = 0) -> tuple[list[Arrival], int]:
+        """The arrivals noted from byte `start` of the stream's arrivals file, and where the next read starts."""
+        try:
+            with open(_arrivals_path(self.path(run_id, attempt, stream)), "rb") as handle:
+                handle.seek(start)
+                data = handle.read()
+        except FileNotFoundError:
+            return [], start
+        complete = data[: data.rfind(b"\n") + 1]  # a line half written by a crash is not read (yet)
+        return merge_arrivals([], _parse_arrivals(complete)), start + len(complete)
 
     def gaps(self, run_id: int, attempt: int, stream: str) -> list[Gap]:
         """The stream's recorded gaps, in order."""
@@ -124,6 +151,39 @@ class LogStore:
                 body = data[:-1].split(b"\n")[-lines:]
                 return b"\n".join(body) + b"\n"
             return b"\n".join(data.split(b"\n")[-lines:])
+
+
+def merge_arrivals(known: list[Arrival], more: list[Arrival]) -> list[Arrival]:
+    """`known` (in offset order) extended by `more`; an entry drops the earlier ones at or past its offset."""
+    merged = list(known)
+    for arrival in more:
+        while merged and merged[-1].offset >= arrival.offset:
+            merged.pop()
+        merged.append(arrival)
+    return merged
+
+
+def _note_arrival(path: Path, offset: int, at: str) -> None:
+    # One short O_APPEND write, fsynced with the bytes it dates: a crash loses at most the last entry.
+    fd = os.open(_arrivals_path(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, f"{offset} {at}\n".encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _parse_arrivals(data: bytes) -> list[Arrival]:
+    found = []
+    for line in data.decode("ascii", "replace").splitlines():
+        offset, _, at = line.partition(" ")
+        if offset.isdigit() and at:
+            found.append(Arrival(int(offset), at))
+    return found
+
+
+def _arrivals_path(path: Path) -> Path:
+    return path.with_name(path.name + ".arrivals")
 
 
 def _gaps_path(path: Path) -> Path:

@@ -91,7 +91,7 @@ def store_output(logs: LogStore, attempt: Attempt, report: ProbeReport, stalls: 
         for stream, offset, chunk in (("stdout", attempt.stdout_offset, report.stdout_chunk),
                                       ("stderr", attempt.stderr_offset, report.stderr_chunk)):
             if chunk:
-                gap = logs.append(attempt.run_id, attempt.number, stream, offset, chunk)
+                gap = logs.append(attempt.run_id, attempt.number, stream, offset, chunk, at)
                 if gap is not None:
                     outcome.gaps.append((stream, gap))
         outcome.stdout_offset += len(report.stdout_chunk)

@@ -63,6 +63,8 @@ class LogChunk(Message):
     size: int
     replace: bool = False
     pending: bytes = b""
+    #: The stream offset just past each line, for mapping lines to their arrival times.
+    ends: list[int] = field(default_factory=list)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from scheduler.backfills import BackfillDetail, BackfillPlan
 from scheduler.clock import Clock
 from scheduler.config import JobDefinition
 from scheduler.engine import ActionResult, JobSummary, NodeView, RunBoard, RunDetail
+from scheduler.logstore import Arrival
 from scheduler.models import Attempt, Backfill, Event, QueueState, Run
 from scheduler.run_filter import RunFilter
 
@@ -122,6 +123,8 @@ class EnginePort(Protocol):
     def log_size(self, run_id: int, attempt: int, stream: str) -> int: ...
 
     def log_tail(self, run_id: int, attempt: int, stream: str, lines: int) -> bytes: ...
+
+    def log_arrivals(self, run_id: int, attempt: int, stream: str, start: int = 0) -> tuple[list[Arrival], int]: ...
 
     # --- scheduler presence
 
