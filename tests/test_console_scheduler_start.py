@@ -35,7 +35,12 @@ def _about_the_scheduler(seen: list[tuple[str, str, str | None]]) -> list[tuple[
 async def _stop(engine) -> None:
     """SIGTERM the scheduler holding the home's lock (the holder writes its pid into the lock file)."""
     holder = lock_holder(engine.home.lock_path)
-    if holder is None:
+    for _ in range(200):  # one the console started may still be importing when a test fails early
+        if holder is not None and holder.isdigit():
+            break
+        await asyncio.sleep(0.05)
+        holder = lock_holder(engine.home.lock_path)
+    if holder is None or not holder.isdigit():
         return
     os.kill(int(holder), signal.SIGTERM)
     for _ in range(200):
