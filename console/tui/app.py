@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import Awaitable, Callable
 
 from textual import work
@@ -16,9 +17,9 @@ from scheduler.home import Home
 
 from ..timefmt import zoned_clock
 from .actions import perform
-from .palette import ViewCommands
+from .palette import VerbCommands, ViewCommands
 from .ports import Action, AppPort, EnginePort
-from .scheduler_start import log_path, scheduler_command, start_detached
+from .scheduler_start import await_start, exit_path, lock_holder, log_path, scheduler_command, start_detached
 from .screens.backfill_detail import BackfillDetailScreen
 from .screens.backfill_launch import BackfillLaunchScreen
 from .screens.backfills import BackfillsScreen
@@ -43,7 +44,7 @@ class SluiceApp(App[int]):
     """Keyboard-first console over one Sluice home."""
 
     TITLE = "Sluice"
-    COMMANDS = App.COMMANDS | {ViewCommands}
+    COMMANDS = App.COMMANDS | {ViewCommands, VerbCommands}
     SCREENS = {"overview": OverviewScreen, "runs": RunsScreen, "backfills": BackfillsScreen,
                "dead": DeadLettersScreen, "events": EventsScreen, "nodes": NodesScreen, "jobs": JobsScreen}
     MODES = {name: name for name in SCREENS}
@@ -53,6 +54,8 @@ class SluiceApp(App[int]):
         Binding("escape", "back", "Back", show=False),
         Binding("q", "quit", "Quit", show=False),
         Binding("S", "start_scheduler", "Start scheduler", key_display="S"),
+        # The same key while a scheduler holds the lock: hidden from the footer, it says which one runs.
+        Binding("S", "scheduler_held", "Start scheduler", key_display="S", show=False),
         Binding("Z", "freeze", "Pause/resume updates", key_display="Z", show=False),
         *[Binding(key, f"view('{view}')", view, show=False) for key, view in VIEW_KEYS.items()],
     ]
@@ -106,18 +109,50 @@ class SluiceApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "start_scheduler":
             return self.scheduler_up is False and not self.readonly
+        if action == "scheduler_held":
+            return self.scheduler_up is not False and not self.readonly
         return True
 
     def action_start_scheduler(self) -> None:
+        if self._say_if_held():
+            return
         log = log_path(self.home)
-        self.confirm(f"Start a scheduler for this home in the background?\n\nIt dispatches queued runs and keeps "
-                     f"running after you quit the console (stop it with kill PID). Its output goes to {log}.",
-                     self._start_scheduler, "Start scheduler")
 
-    async def _start_scheduler(self) -> str:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._start_scheduler()
+
+        self.push_screen(ConfirmScreen(
+            f"Start a scheduler for this home in the background?\n\nIt dispatches queued runs and keeps running "
+            f"after you quit the console (stop it with kill PID). Its output goes to {log}.", "Start scheduler"),
+            answered)
+
+    def action_scheduler_held(self) -> None:
+        self.action_start_scheduler()
+
+    def _say_if_held(self) -> bool:
+        """Say which scheduler holds the home's lock, if one does (S then starts nothing)."""
+        holder = lock_holder(self.home.lock_path)
+        if holder is not None:
+            self.notify(f"a scheduler is already running (pid {holder})", severity="warning")
+        self._check_scheduler()
+        return holder is not None
+
+    @work(group="scheduler-start", exclusive=True)
+    async def _start_scheduler(self) -> None:
+        """Start a scheduler, then say so only once it holds the lock, or why it exited (off the UI path)."""
+        if self.readonly or self._say_if_held():
+            return
         log = log_path(self.home)
-        pid = await asyncio.to_thread(start_detached, self.scheduler_command, log)
-        return f"scheduler started (pid {pid}); its log: {log}"
+        offset = log.stat().st_size if log.exists() else 0
+        try:
+            pid = await asyncio.to_thread(start_detached, self.scheduler_command, log, exit_path(self.home))
+        except (OSError, subprocess.CalledProcessError) as exc:
+            self.notify(f"could not start a scheduler: {exc}", severity="error")
+            return
+        outcome = await await_start(self.home, pid, offset)
+        self._check_scheduler()
+        self.notify(outcome.message, severity=outcome.severity)
 
     # --- views --------------------------------------------------------------------------------------------
 
