@@ -329,8 +329,9 @@ class Engine:
         return await self._read(q.attempt_of_run, run_id, number or run.attempt)
 
     async def events(self, limit: int = 200, before_id: int | None = None, kind: str | None = None,
-                     actor: str | None = None) -> list[Event]:
-        return await self._read(q.recent_events, limit, before_id, kind, actor)
+                     actor: str | None = None, words: Sequence[str] = ()) -> list[Event]:
+        """Newest first; `words` must each appear in an event's kind, run id, actor or detail."""
+        return await self._read(q.recent_events, limit, before_id, kind, actor, words)
 
     async def events_after(self, after_id: int, limit: int = 500) -> list[Event]:
         """Events newer than `after_id`, oldest first (to follow the log as it grows)."""

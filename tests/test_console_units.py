@@ -13,7 +13,7 @@ from console.tui.slis import percentile, sparkline
 from console.tui.views import describe_filter, parse_run_filter, parse_view
 from console.tui.widgets.grid_layout import layout, neighbour
 from console.tui.widgets.log_lines import find_matches, split_lines, wrap_rows
-from console.tui.widgets.run_columns import header_text, row_text
+from console.tui.widgets.run_columns import content_widths, header_text, row_text
 from console.tui.widgets.table_sync import sync_rows  # noqa: F401  (imported to check it loads)
 from scheduler.models import Attempt, Run
 from scheduler.run_filter import RunFilter
@@ -90,10 +90,10 @@ def test_runs_columns_grow_with_the_terminal():
               cancel_requested=None, created_at=created, started_at=created, ended_at=created, updated_at=created)
     why = "exit 3: could not apply migration 0042 to the orders table"
     narrow, wide = row_text(run, why, 80, False).plain, row_text(run, why, 160, False).plain
-    assert "doomed_migr…" in narrow and len(narrow) == 80
+    assert "doomed_migration " in narrow and len(narrow) == 80  # JOB as wide as the name, not cut
     assert "doomed_migration" in wide and why in wide and len(wide) == 160
     for width in (80, 100, 120, 160):
-        header, row = header_text(width).plain, row_text(run, why, width, False).plain
+        header, row = header_text(width, content_widths([run])).plain, row_text(run, why, width, False).plain
         assert header.index("STATUS") == row.index("failed")  # header and rows line up at every width
         assert header.index("WHY") == row.index("exit 3")
 

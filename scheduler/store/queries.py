@@ -155,10 +155,16 @@ async def activity_events(conn: aiosqlite.Connection, run_id: int, kinds: Sequen
 
 async def recent_events(
     conn: aiosqlite.Connection, limit: int, before_id: int | None = None, kind: str | None = None,
-    actor: str | None = None,
+    actor: str | None = None, words: Sequence[str] = (),
 ) -> list[Event]:
+    """Newest first; each of `words` must appear (case-insensitively) in the kind, run id, actor or detail."""
     sql = "SELECT * FROM events WHERE 1 = 1"
     params: list[Any] = []
+    for word in words:
+        # instr, not LIKE: a typed % or _ is text, not a wildcard.
+        sql += (" AND instr(lower(kind || ' ' || coalesce(run_id, '') || ' ' || coalesce(actor, '') || ' '"
+                " || coalesce(detail, '')), ?) > 0")
+        params.append(word.lower())
     if before_id is not None:
         sql += " AND id < ?"
         params.append(before_id)

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from scheduler.backfills import BackfillDetail
 from scheduler.errors import NotFound
@@ -17,6 +17,7 @@ from ..format import BACKFILL_STYLES, STATUS_GLYPHS, backfill_progress, run_why,
 from ..messages import BackfillDetailLoaded
 from ..shield import QUERY_ERRORS, shielded
 from ..widgets.banner import SchedulerBanner
+from ..widgets.key_footer import KeyFooter
 from ..widgets.partition_grid import PartitionGrid
 from ..widgets.progress_line import ProgressLine
 from ..widgets.quiet import update_static
@@ -55,7 +56,7 @@ class BackfillDetailScreen(BackfillVerbs):
         yield Static(_legend(), id="bf-legend")
         yield PartitionGrid(id="grid")
         yield Static("", id="bf-cell")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"backfill {self.backfill_id}"

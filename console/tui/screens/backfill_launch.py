@@ -8,13 +8,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Header, Input, Label, Select, Static
 
 from scheduler.backfills import BackfillPlan
 from scheduler.errors import SluiceError
 
 from ..backfill_form import LaunchForm, confirm_question, describe_plan
 from ..shield import shielded
+from ..widgets.key_footer import KeyFooter
 from .base import SluiceScreen
 from .confirm import ConfirmScreen
 
@@ -76,7 +77,7 @@ class BackfillLaunchScreen(SluiceScreen):
             with Horizontal(id="buttons"):
                 yield Button("Plan (F5)", id="plan-button", compact=True)
                 yield Button("Launch… (F6)", id="launch-button", variant="warning", disabled=True, compact=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.jobs = self.engine.jobs()

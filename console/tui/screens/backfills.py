@@ -6,7 +6,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from scheduler.models import Backfill
 from scheduler.states import BackfillStatus, RunStatus
@@ -15,6 +15,7 @@ from ..format import BACKFILL_STYLES, DEAD_LETTERS, backfill_progress, count_of,
 from ..messages import BackfillsLoaded
 from ..shield import QUERY_ERRORS, shielded
 from ..widgets.banner import SchedulerBanner
+from ..widgets.key_footer import KeyFooter
 from ..widgets.progress_line import bar_text
 from ..widgets.quiet import update_static
 from ..widgets.table_sync import sync_rows
@@ -28,7 +29,7 @@ class BackfillsScreen(BackfillVerbs):
 
     VIEW_TITLE = "Backfills"
     SUB_TITLE = "backfills"
-    BINDINGS = [Binding("n", "new_backfill", "New backfill"), *BACKFILL_VERB_BINDINGS]
+    BINDINGS = [Binding("n", "new_backfill", "New"), *BACKFILL_VERB_BINDINGS]
 
     DEFAULT_CSS = """
     BackfillsScreen DataTable { height: 1fr; }
@@ -43,7 +44,7 @@ class BackfillsScreen(BackfillVerbs):
         yield SchedulerBanner()
         yield Static("", id="backfills-status", classes="status-line")
         yield DataTable(id="backfills", cursor_type="row")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns("ID", "JOB", "STATUS", "PROGRESS", "DONE", "RUN", "FAIL", "PAR", "RANGE",

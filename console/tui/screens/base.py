@@ -15,6 +15,11 @@ class SluiceScreen(Screen[None]):
 
     #: Title shown in the help screen.
     VIEW_TITLE = "Sluice"
+    # Declared here as well as on the app so every footer lists them before the screen's own keys.
+    BINDINGS = [
+        Binding("question_mark", "app.help", "Keys", key_display="?"),
+        Binding("q", "app.quit", "Quit"),
+    ]
 
     DEFAULT_CSS = """
     SluiceScreen .panel-title { height: 1; background: $boost; text-style: bold; padding: 0 1; }
@@ -57,7 +62,8 @@ class SluiceScreen(Screen[None]):
         ours: dict[tuple[str, str], list[str]] = {}
         for key, active in self.active_bindings.items():
             binding = active.binding
-            if active.node is self.app or (binding.action, binding.description) not in _console_bindings(active.node):
+            if (active.node is self.app or binding.action.startswith("app.")
+                    or (binding.action, binding.description) not in _console_bindings(active.node)):
                 continue
             ours.setdefault((binding.action, binding.description), []).append(binding.key_display or key)
         return [("/".join(keys), description) for (_, description), keys in ours.items()]

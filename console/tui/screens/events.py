@@ -1,36 +1,31 @@
-"""Events: the append-only audit history, newest first, filterable by kind and actor."""
+"""Events: the append-only audit history, newest first, searched by text or filtered by kind and actor."""
 
 from __future__ import annotations
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
+from scheduler.models import Event
+
+from ..event_filter import EventFilter, describe_event_filter, parse_event_filter
 from ..format import short_time
 from ..messages import EventsLoaded
 from ..shield import QUERY_ERRORS, shielded
 from ..widgets.banner import SchedulerBanner
+from ..widgets.key_footer import KeyFooter
 from ..widgets.quiet import update_static
 from ..widgets.table_sync import sync_rows
 from .base import SluiceScreen
+from .event_detail import EventDetailScreen
 
 PAGE = 200
 MAX_SHOWN = 5000
-
-
-def parse_event_filter(text: str) -> tuple[str | None, str | None]:
-    """`kind=retry actor=alice` (or a bare word as the kind) -> (kind, actor)."""
-    kind = actor = None
-    for word in text.split():
-        key, sep, value = word.replace(":", "=", 1).partition("=")
-        if sep and key == "actor":
-            actor = value or None
-        elif sep and key == "kind":
-            kind = value or None
-        else:
-            kind = word
-    return kind, actor
+COLUMNS = ("ID", "TIME", "RUN", "KIND", "CHANGE", "BY", "DETAIL")
+#: Left out, in this order, when DETAIL would get fewer than MIN_DETAIL cells.
+OPTIONAL = ("BY", "CHANGE")
+MIN_DETAIL = 30
 
 
 class EventsScreen(SluiceScreen):
@@ -53,45 +48,66 @@ class EventsScreen(SluiceScreen):
     def __init__(self) -> None:
         super().__init__()
         self.limit = PAGE
-        self.kind: str | None = None
-        self.actor: str | None = None
+        self.event_filter = EventFilter()
+        #: Why the last text typed after `/` was refused; shown until a filter is accepted or cleared.
+        self.filter_error = ""
+        self.shown: list[Event] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield SchedulerBanner()
         yield Static("", id="events-status", classes="status-line")
         yield DataTable(id="events", cursor_type="row")
-        yield Input(placeholder="kind=retry actor=alice", id="event-filter")
-        yield Footer()
+        yield Input(placeholder="/ words to search (kind, run, node, detail), or kind=retry actor=alice",
+                    id="event-filter")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns("ID", "TIME", "RUN", "KIND", "CHANGE", "BY", "DETAIL")
         self.query_one(DataTable).focus()
 
     def poll(self) -> None:
-        self._load(self.limit, self.kind, self.actor)
+        self._load(self.limit, self.event_filter)
 
     @work(exclusive=True, group="events")
-    async def _load(self, limit: int, kind: str | None, actor: str | None) -> None:
+    async def _load(self, limit: int, event_filter: EventFilter) -> None:
         try:
-            events = await shielded(self.engine.events(limit + 1, kind=kind, actor=actor))
+            events = await shielded(self.engine.events(limit + 1, kind=event_filter.kind, actor=event_filter.actor,
+                                                       words=event_filter.words))
         except QUERY_ERRORS as exc:
             self.notify(f"refresh failed: {exc}", severity="error")
             return
         self.post_message(EventsLoaded(events[:limit], more=len(events) > limit))
 
     def on_events_loaded(self, message: EventsLoaded) -> None:
-        sync_rows(self.query_one(DataTable), {
-            str(event.id): (str(event.id), short_time(event.at), str(event.run_id or ""), event.kind,
-                            f"{event.old_status or ''}→{event.new_status}" if event.new_status else "",
-                            event.actor or "", event.detail or "")
-            for event in message.events
-        })
-        scope = " ".join(part for part in (f"kind={self.kind}" if self.kind else "",
-                                           f"actor={self.actor}" if self.actor else "") if part)
+        self.shown = message.events
+        self._show_rows()
         more = " · m: older" if message.more else ""
+        scope = describe_event_filter(self.event_filter) or "all events"
+        status = f"{scope} · newest {len(message.events):,} shown{more} · enter: the whole event"
         update_static(self.query_one("#events-status", Static),
-            f"{scope or 'all events'} · newest {len(message.events):,} shown{more}")
+                      f"filter: {self.filter_error}" if self.filter_error else status)
+
+    def on_resize(self) -> None:
+        self._show_rows()
+
+    def _show_rows(self) -> None:
+        table = self.query_one(DataTable)
+        cells = [_cells(event) for event in self.shown]
+        columns, room = _layout(table, cells)
+        if [column.key.value for column in table.columns.values()] != columns:
+            table.clear(columns=True)
+            for title in columns:
+                table.add_column(title, key=title)
+        rows = {}
+        for event, values in zip(self.shown, cells, strict=True):
+            detail = values["DETAIL"] if "CHANGE" in columns else f"{values['CHANGE']} {values['DETAIL']}".strip()
+            rows[str(event.id)] = (*(values[title] for title in columns[:-1]), _cut(detail, room))
+        sync_rows(table, rows)
+
+    def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
+        chosen = next((event for event in self.shown if str(event.id) == message.row_key.value), None)
+        if chosen is not None:
+            self.app.push_screen(EventDetailScreen(chosen))
 
     def action_more(self) -> None:
         self.limit = min(MAX_SHOWN, self.limit + PAGE)
@@ -103,7 +119,16 @@ class EventsScreen(SluiceScreen):
         field.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.kind, self.actor = parse_event_filter(event.value)
+        try:
+            event_filter = parse_event_filter(event.value)
+        except ValueError as exc:
+            # The last good filter stays: an unknown field never gets a meaning of its own.
+            self.filter_error = str(exc)
+            update_static(self.query_one("#events-status", Static), f"filter: {exc}")
+            self.notify(str(exc), severity="warning")
+            return
+        self.filter_error = ""
+        self.event_filter = event_filter
         self.limit = PAGE
         self.query_one(DataTable).focus()
         self.poll()
@@ -113,8 +138,42 @@ class EventsScreen(SluiceScreen):
         if field.has_focus or field.value:
             field.value = ""
             field.remove_class("-shown")
-            self.kind = self.actor = None
+            self.event_filter = EventFilter()
+            self.filter_error = ""
             self.query_one(DataTable).focus()
             self.poll()
         else:
             self.sluice.back()
+
+
+def _cells(event: Event) -> dict[str, str]:
+    return {
+        "ID": str(event.id), "TIME": short_time(event.at), "RUN": str(event.run_id or ""), "KIND": event.kind,
+        "CHANGE": f"{event.old_status or ''}→{event.new_status}" if event.new_status else "", "BY": event.actor or "",
+        "DETAIL": " ".join((event.detail or "").split()),
+    }
+
+
+def _layout(table: DataTable[str], rows: list[dict[str, str]]) -> tuple[list[str], int]:
+    """The columns shown and the cells left for DETAIL, each other column as wide as its widest value.
+
+    On a narrow terminal BY, then CHANGE, leave the table (CHANGE goes to the front of DETAIL; the event's own
+    screen shows both) so that DETAIL keeps MIN_DETAIL cells."""
+    padding = 2 * table.cell_padding
+    # Room for a vertical scrollbar whether or not one shows, so DETAIL never pushes the row past the edge.
+    width = table.size.width - table.styles.scrollbar_size_vertical
+    columns = list(COLUMNS)
+
+    def room() -> int:
+        others = sum(max([len(title), *(len(row[title]) for row in rows)]) + padding for title in columns[:-1])
+        return width - others - padding
+
+    for dropped in OPTIONAL:
+        if room() >= MIN_DETAIL:
+            break
+        columns.remove(dropped)
+    return columns, max(8, room())
+
+
+def _cut(text: str, room: int) -> str:
+    return text if len(text) <= room else text[: room - 1] + "…"

@@ -9,7 +9,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Input, Static, TabbedContent, TabPane
 
 from scheduler.errors import NotFound
 from scheduler.models import Attempt, Event
@@ -20,6 +20,7 @@ from ..messages import RunDetailLoaded
 from ..shield import QUERY_ERRORS, shielded
 from ..widgets.activity_table import ActivityTable
 from ..widgets.banner import SchedulerBanner
+from ..widgets.key_footer import KeyFooter
 from ..widgets.log_view import LogView
 from ..widgets.progress_line import ProgressLine
 from ..widgets.quiet import update_static
@@ -37,8 +38,10 @@ class RunDetailScreen(RunVerbs):
     """One run: what it is, why it waits or ended, its log as it arrives, its history."""
 
     VIEW_TITLE = "Run detail"
+    # The verbs first: a narrow footer keeps them and leaves out tabs (the tab bar shows those).
     BINDINGS = [
-        Binding("escape", "back", "Back"),
+        *RUN_VERB_BINDINGS,
+        Binding("escape", "back", "Back", show=False),
         Binding("l", "tab('log')", "Log"),
         Binding("a", "tab('attempts')", "Attempts"),
         Binding("t", "tab('checkpoints')", "Checkpoints"),
@@ -49,7 +52,6 @@ class RunDetailScreen(RunVerbs):
         Binding("left_square_bracket", "attempt(-1)", "Previous attempt", key_display="[", show=False),
         Binding("right_square_bracket", "attempt(1)", "Next attempt", key_display="]", show=False),
         Binding("slash", "search", "Search log", key_display="/"),
-        *RUN_VERB_BINDINGS,
     ]
 
     DEFAULT_CSS = """
@@ -97,7 +99,7 @@ class RunDetailScreen(RunVerbs):
                 yield ActivityTable(id="activity-table")
             with TabPane("Definition", id="definition"), VerticalScroll():
                 yield Static("", id="definition-text")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"run {self.run_id}"

@@ -10,7 +10,7 @@ from .prompt import PromptScreen
 
 RUN_VERB_BINDINGS = [
     Binding("r", "retry", "Retry"),
-    Binding("R", "retry_scratch", "Retry from scratch", key_display="R"),
+    Binding("R", "retry_scratch", "Retry from scratch", key_display="R", show=False),
     Binding("c", "cancel", "Cancel"),
     Binding("k", "kill", "Kill"),
     Binding("P", "priority", "Priority", key_display="P", show=False),

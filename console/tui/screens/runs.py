@@ -6,13 +6,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from scheduler.run_filter import RunFilter
 
 from ..shield import shielded
 from ..views import describe_filter, parse_run_filter
 from ..widgets.banner import SchedulerBanner
+from ..widgets.key_footer import KeyFooter
 from ..widgets.quiet import update_static
 from ..widgets.runs_header import RunsHeader
 from ..widgets.runs_table import COUNT_CAP, RunsTable
@@ -57,7 +58,7 @@ class RunsScreen(RunVerbs):
         yield from self.below_table()
         # Compact and in the flow, not docked: docked, it sat under the footer; bordered, it had no room for text.
         yield Input(placeholder="/ status words, job=… queue=… node=… backfill=…, or text", id="filter", compact=True)
-        yield Footer()
+        yield KeyFooter()
 
     def below_table(self) -> ComposeResult:
         """Widgets a subclass shows under the table."""
@@ -129,6 +130,7 @@ class RunsScreen(RunVerbs):
     # --- rows ---------------------------------------------------------------------------------------------
 
     def on_runs_table_window_changed(self) -> None:
+        self.query_one(RunsHeader).content = self.table.content
         self._update_status()
 
     def _update_status(self) -> None:

@@ -1,6 +1,11 @@
-"""Column layout of a runs row, shared by the runs table and its header so both line up at any width."""
+"""Column layout of a runs row, shared by the runs table and its header so both line up at any width.
+
+Each column is as wide as its longest value among the rows loaded (within its bounds), so short job names leave
+their room to WHY and an hourly partition key shows whole; WHY takes what is left."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
 
 from rich.style import Style
 from rich.text import Text
@@ -9,27 +14,61 @@ from scheduler.models import Run
 
 from ..format import short_time, status_style
 
-# (title, width) at 80 columns; WHY takes what is left. CREATED holds "11-23 11:00 CET", or "+0545" as the zone.
-FIXED_COLUMNS = (("ID", 7), ("JOB", 12), ("PARTITION", 10), ("STATUS", 10), ("NODE", 8), ("#", 2),
-                 ("CREATED", 17))
-#: How far each column may grow past its width on a wide terminal, in the order the room is handed out.
-GROWTH = (("JOB", 18), ("PARTITION", 6), ("NODE", 6), ("ID", 2))
+#: (title, least, most) in display order: a column's width is its longest value, kept within these bounds.
+#: CREATED holds "11-23 11:00 CET", or "+0545" as the zone.
+COLUMNS = (
+    ("ID", 2, 9),
+    ("JOB", 3, 32),
+    ("PARTITION", 13, 25),
+    ("STATUS", 6, 10),
+    ("NODE", 4, 16),
+    ("#", 1, 3),
+    ("CREATED", 11, 17),
+)
+#: Left out, in this order, when WHY would get less than MIN_WHY.
+OPTIONAL = ("CREATED", "#")
+#: Shrunk towards their least, widest first, when WHY would still get less than MIN_WHY.
+SHRINKABLE = ("JOB", "NODE", "PARTITION")
 MIN_WHY = 16
-#: WHY keeps this much before the other columns grow; past it, half of the spare room goes to them.
-WHY_COMFORT = 30
+#: Longest value per column title (the content the widths fit).
+ContentWidths = Mapping[str, int]
 
 
-def _widths(width: int) -> list[tuple[str, int]]:
-    columns = dict(FIXED_COLUMNS)
-    for dropped in ("CREATED", "#"):
+def values(run: Run, why: str) -> dict[str, str]:
+    """The text of each column for `run`."""
+    return {
+        "ID": str(run.id),
+        "JOB": run.job,
+        "PARTITION": run.partition or "",
+        "STATUS": run.status,
+        "NODE": run.node or "",
+        "#": str(run.attempt) if run.attempt else "",
+        "CREATED": short_time(run.created_at),
+        "WHY": why,
+    }
+
+
+def content_widths(runs: Iterable[Run]) -> dict[str, int]:
+    """The longest value of each column among `runs` (WHY is not fitted: it takes the rest)."""
+    longest: dict[str, int] = {}
+    for run in runs:
+        for title, text in values(run, "").items():
+            longest[title] = max(longest.get(title, 0), len(text))
+    return longest
+
+
+def _widths(width: int, content: ContentWidths) -> list[tuple[str, int]]:
+    bounds = {title: (least, most) for title, least, most in COLUMNS}
+    columns = {title: min(most, max(len(title), content.get(title, 0))) for title, _, most in COLUMNS}
+    for dropped in OPTIONAL:
         if width - _used(columns) >= MIN_WHY:
             break
         del columns[dropped]
-    give = max(0, width - _used(columns) - WHY_COMFORT) // 2
-    for title, most in GROWTH:
-        grown = min(most, give)
-        columns[title] += grown
-        give -= grown
+    while width - _used(columns) < MIN_WHY:
+        title = max(SHRINKABLE, key=lambda name: columns[name] - bounds[name][0])
+        if columns[title] <= bounds[title][0]:
+            break
+        columns[title] -= 1
     return [*columns.items(), ("WHY", max(MIN_WHY, width - _used(columns)))]
 
 
@@ -44,23 +83,20 @@ def _cell(text: str, size: int) -> str:
     return text.ljust(size)
 
 
-def header_text(width: int) -> Text:
+def header_text(width: int, content: ContentWidths | None = None) -> Text:
     line = Text("  ", style="bold")
-    for title, size in _widths(width):
+    for title, size in _widths(width, content or {}):
         line.append(_cell(title, size) + " ")
     line.truncate(width)
     return line
 
 
-def row_text(run: Run, why: str, width: int, tagged: bool) -> Text:
-    values = {
-        "ID": str(run.id), "JOB": run.job, "PARTITION": run.partition or "", "STATUS": run.status,
-        "NODE": run.node or "", "#": str(run.attempt) if run.attempt else "", "CREATED": short_time(run.created_at),
-        "WHY": why,
-    }
+def row_text(run: Run, why: str, width: int, tagged: bool, content: ContentWidths | None = None) -> Text:
+    """One row laid out for `content` (the widths of the rows shown with it; this row alone if None)."""
+    cells = values(run, why)
     line = Text("● " if tagged else "  ", style="bold magenta" if tagged else "")
-    for title, size in _widths(width):
+    for title, size in _widths(width, content if content is not None else content_widths([run])):
         style = status_style(run.status) if title == "STATUS" else ("dim" if title == "WHY" else "")
-        line.append(_cell(values[title], size) + " ", style=Style.parse(style) if style else None)
+        line.append(_cell(cells[title], size) + " ", style=Style.parse(style) if style else None)
     line.truncate(width, pad=True)
     return line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.reactive import reactive
 from textual.widget import Widget
 
 from .run_columns import header_text
@@ -13,5 +14,8 @@ class RunsHeader(Widget):
     RunsHeader { height: 1; background: $boost; }
     """
 
+    #: The table's content widths (RunsTable.content), so the titles sit over their columns.
+    content: reactive[dict[str, int]] = reactive(dict, always_update=True)
+
     def render(self) -> Text:
-        return header_text(self.size.width)
+        return header_text(self.size.width, self.content)

@@ -22,7 +22,7 @@ from ..format import WAITING, run_why
 from ..messages import RunsWindowLoaded
 from ..ports import app_port
 from ..shield import QUERY_ERRORS, shielded
-from .run_columns import row_text
+from .run_columns import content_widths, row_text
 from .strips import blank, note_line, text_line
 
 PAGE = 200
@@ -75,6 +75,8 @@ class RunsTable(ScrollView, can_focus=True):
         self.rows_loaded = 0
         self.loaded_once = False
         self.order = "newest"
+        #: Longest value per column among the loaded rows: the header and every row are laid out for it.
+        self.content: dict[str, int] = {}
         self._generation = 0
         self._pending_move = 0
         self._busy = False
@@ -193,6 +195,7 @@ class RunsTable(ScrollView, can_focus=True):
             self.scroll_to(y=self.scroll_y + len(runs), animate=False, immediate=True)
         else:
             self.window = runs
+        self.content = content_widths(self.window)
         self.virtual_size = Size(self.size.width, len(self.window))
 
     def _after_merge(self, old_index: int | None) -> None:
@@ -320,7 +323,7 @@ class RunsTable(ScrollView, can_focus=True):
             return blank(width)
         run = self.window[index]
         why = run_why(run, self.reasons, self.attempts)
-        text = row_text(run, why, width, run.id in self.tagged)
+        text = row_text(run, why, width, run.id in self.tagged, self.content)
         if run.id == self.cursor_id and self.has_focus:
             text.stylize(CURSOR_STYLE)
         elif run.id == self.cursor_id:
