@@ -44,7 +44,7 @@ def _ids(screen: RunsScreen) -> list[int]:
 
 
 async def _move_to(pilot, screen: RunsScreen, run_id: int) -> None:
-    await pilot.press(*["down"] * _ids(screen).index(run_id))
+    await pilot.press("home", *["down"] * _ids(screen).index(run_id))
     assert screen.table.cursor_id == run_id
 
 
@@ -147,7 +147,6 @@ async def test_filter_by_the_node_or_backfill_of_the_cursor_row_keeps_only_those
         assert field.value == f"backfill={backfill_id}"
         await pilot.press("escape")
         await until(pilot, lambda: len(_ids(screen)) == 7, "every run again")
-        await pilot.press("home")
         await _move_to(pilot, screen, 1)  # queued: no node yet
         await pilot.press("n")
         await settle(pilot)
