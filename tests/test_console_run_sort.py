@@ -87,8 +87,15 @@ async def test_sorting_keeps_the_cursor_on_its_run_when_the_run_sorts_past_the_f
         assert screen.table.cursor_id == etl
         await _sorted(pilot, screen, "J", [etl, *range(1, 200)])
         await pilot.press("J")  # hello 300..1, then etl: past the first page of 200
-        await until(pilot, lambda: screen.table.cursor_id == etl and _ids(screen)[-1] == etl
-                    and screen.table.window[0].job == "hello", "a window around the cursor's run")
+        await until(
+            pilot,
+            lambda: (
+                screen.table.cursor_id == etl
+                and _ids(screen)[-1] == etl
+                and screen.table.window[0].job == "hello"
+            ),
+            "a window around the cursor's run",
+        )
         index = _ids(screen).index(etl)
         assert screen.table.scroll_y <= index < screen.table.scroll_y + screen.table.size.height
         await pilot.press("up")
@@ -102,8 +109,11 @@ async def test_runtime_sorts_within_the_loaded_rows_and_says_so(engine):
         screen = await _runs_screen(pilot)
         await _move_to(pilot, screen, 5)
         await pilot.press("E")
-        await until(pilot, lambda: "sorted within the 7 loaded" in str(screen.query_one("#runs-status").render()),
-                    "the runtime sort's scope")
+        await until(
+            pilot,
+            lambda: "sorted within the 7 loaded" in str(screen.query_one("#runs-status").render()),
+            "the runtime sort's scope",
+        )
         assert screen.table.cursor_id == 5
         # All ran 30 minutes (the failed one ended 20 minutes later): the longest first, the unstarted last.
         assert set(_ids(screen)[-3:]) == {1, 4, 6}

@@ -60,8 +60,8 @@ class ColumnView:
 
 
 def values(run: Run, why: str, now: datetime | None = None) -> dict[str, str]:
-    """The text of each column for `run` (RUNTIME of a running run counts to `now`)."""
-    runtime = elapsed(run.started_at, run.ended_at, now) if now is not None or run.ended_at else None
+    """The text of each column for `run` (RUNTIME counts to `now`; blank without it)."""
+    runtime = elapsed(run.started_at, run.ended_at, now) if now is not None else None
     return {
         "ID": str(run.id),
         "JOB": run.job,
