@@ -115,8 +115,13 @@ async def test_runtime_sorts_within_the_loaded_rows_and_says_so(engine):
             "the runtime sort's scope",
         )
         assert screen.table.cursor_id == 5
-        # All ran 30 minutes (the failed one ended 20 minutes later): the longest first, the unstarted last.
-        assert set(_ids(screen)[-3:]) == {1, 4, 6}
+        # Three have run 30 minutes, the failed one 20: the longest first, the unstarted last.
+        assert (
+            set(_ids(screen)[:3]) == {2, 5, 7}
+            and _ids(screen)[3] == 3
+            and set(_ids(screen)[-3:]) == {1, 4, 6}
+        )
+        assert "RUNTIME▼" in _header(app)  # shown while sorted by it, even when not wide
 
 
 async def test_wide_toggle_shows_every_column_at_120_columns_and_back(engine):
@@ -136,6 +141,17 @@ async def test_wide_toggle_shows_every_column_at_120_columns_and_back(engine):
         await pilot.press("W")
         await settle(pilot)
         assert not any(title in _header(app) for title in extra)
+
+
+async def test_wide_at_80_columns_keeps_every_column_whole_and_cuts_only_why(engine):
+    await _seven_runs(engine)
+    app = app_for(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _runs_screen(pilot)
+        await pilot.press("J", "W")
+        await settle(pilot)
+        assert "JOB▲" in _header(app) and "QUEUE" in _header(app)
+        assert any(line.lstrip().startswith("7  hello") for line in screen_lines(app))
 
 
 async def test_filter_by_the_node_or_backfill_of_the_cursor_row_keeps_only_those_runs(engine):

@@ -88,9 +88,17 @@ def content_widths(runs: Iterable[Run], now: datetime | None = None) -> dict[str
     return longest
 
 
+def _shown(view: ColumnView) -> list[tuple[str, int, int]]:
+    """(title, least, most) of the columns shown: the wide ones on `W`, RUNTIME alone when sorted by it."""
+    if view.wide:
+        return [*COLUMNS, *WIDE_COLUMNS]
+    sorted_by = view.sort[0] if view.sort is not None else None
+    return [*COLUMNS, *(column for column in WIDE_COLUMNS if column[0] == sorted_by)]
+
+
 def _titles(view: ColumnView) -> dict[str, str]:
     """Each shown column's title, the sorted one with its mark."""
-    shown = [*COLUMNS, *(WIDE_COLUMNS if view.wide else ())]
+    shown = _shown(view)
     titles = {title: title for title, _, _ in shown}
     if view.sort is not None and view.sort[0] in titles:
         titles[view.sort[0]] += SORT_MARKS[view.sort[1]]
@@ -98,15 +106,16 @@ def _titles(view: ColumnView) -> dict[str, str]:
 
 
 def _widths(width: int, content: ContentWidths, view: ColumnView) -> list[tuple[str, int]]:
-    shown = [*COLUMNS, *(WIDE_COLUMNS if view.wide else ())]
+    shown = _shown(view)
     bounds = {title: (least, most) for title, least, most in shown}
     titles = _titles(view)
     columns = {title: max(len(titles[title]), min(most, content.get(title, 0))) for title, _, most in shown}
+    # Wide gives WHY's room to the other columns and nothing else: no column is dropped or shrunk.
     for dropped in () if view.wide else OPTIONAL:
         if width - _used(columns) >= MIN_WHY:
             break
         del columns[dropped]
-    while width - _used(columns) < MIN_WHY:
+    while not view.wide and width - _used(columns) < MIN_WHY:
         title = max(SHRINKABLE, key=lambda name: columns[name] - bounds[name][0])
         if columns[title] <= bounds[title][0]:
             break
