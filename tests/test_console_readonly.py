@@ -40,7 +40,7 @@ async def test_the_readonly_console_changes_nothing_and_sees_a_later_writer(tmp_
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
         await _until_shown(pilot, [failed])
-        await pilot.press("r", "k")  # the verbs are refused before anything is asked
+        await pilot.press("r", "c")  # the verbs are refused before anything is asked
         await settle(pilot)
         assert snapshot(home.root) == before, "the read-only console changed the home"
         async with await Engine.open(home) as writer:

@@ -105,7 +105,7 @@ async def test_declining_the_confirmation_changes_nothing(engine):
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
         await _runs_screen(pilot)
-        await pilot.press("k")
+        await pilot.press("c")
         await settle(pilot)
         await pilot.press("n")
         await settle(pilot)
@@ -118,7 +118,7 @@ async def test_readonly_refuses_every_verb(engine):
     async with app.run_test(size=SIZE) as pilot:
         screen = await _runs_screen(pilot)
         assert "r" not in {key for key, active in screen.active_bindings.items() if active.enabled}
-        await pilot.press("r", "R", "c", "k")
+        await pilot.press("r", "R", "c")
         await settle(pilot)
         assert not isinstance(app.screen, ConfirmScreen)
         assert (await engine.run(failed)).status == "failed"
@@ -132,7 +132,7 @@ async def test_help_lists_the_keys_of_the_screen(engine):
         await settle(pilot)
         assert isinstance(app.screen, HelpScreen)
         descriptions = {description for _, description in app.screen.keys}
-        assert {"Retry", "Cancel", "Kill", "Filter", "Tag"} <= descriptions
+        assert {"Retry", "Cancel", "Filter", "Tag"} <= descriptions and "Kill" not in descriptions
         await pilot.press("escape")
 
 

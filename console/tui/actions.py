@@ -13,7 +13,7 @@ from .shield import QUERY_ERRORS, shielded
 
 #: Screen actions that change the store; a read-only console hides and refuses them.
 MUTATIONS = frozenset({
-    "retry", "retry_scratch", "cancel", "kill", "priority", "toggle_pause", "toggle_drain", "retry_all",
+    "retry", "retry_scratch", "cancel", "priority", "toggle_pause", "toggle_drain", "retry_all",
     "new_backfill", "pause_backfill", "cancel_backfill", "retry_failed", "parallel", "launch",
     "drain", "undrain", "submit", "trigger",
 })

@@ -72,6 +72,7 @@ def throughput(runs: list[Run], now: datetime) -> dict[str, list[float]]:
     for run in _ended_in(runs, now, timedelta(hours=1)):
         ended = from_iso(run.ended_at)
         assert ended is not None
-        bucket = min(BUCKETS - 1, int((now - ended) / width))
+        # A run may end after `now` (another host's clock, sharing the home): count it in the newest bucket.
+        bucket = max(0, min(BUCKETS - 1, int((now - ended) / width)))
         series.setdefault(run.queue, [0.0] * BUCKETS)[BUCKETS - 1 - bucket] += 1
     return series

@@ -1,4 +1,7 @@
-"""The verbs every screen that shows runs offers (retry, cancel, kill, priority), with their confirmations."""
+"""The verbs every screen that shows runs offers (retry, cancel, priority), with their confirmations.
+
+Each means what the CLI verb of the same name means: `c` is `sluice cancel` (queued runs end, running ones
+are killed), as Slurm's scancel is for its users."""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ RUN_VERB_BINDINGS = [
     Binding("r", "retry", "Retry"),
     Binding("R", "retry_scratch", "Retry from scratch", key_display="R", show=False),
     Binding("c", "cancel", "Cancel"),
-    Binding("k", "kill", "Kill"),
     Binding("P", "priority", "Priority", key_display="P", show=False),
 ]
 
@@ -64,19 +66,10 @@ class RunVerbs(SluiceScreen):
         if run_ids is None:
             return
         self.sluice.confirm(
-            f"Cancel {_what(run_ids)}?\n\n"
-            "Queued and backing-off runs are cancelled and will not start; running ones are left to finish "
-            "(use k to kill them).",
-            lambda: self.engine.cancel(run_ids, reason="cancelled from the console", kill=False), "Cancel runs")
-
-    def action_kill(self) -> None:
-        run_ids = self._targets()
-        if run_ids is None:
-            return
-        self.sluice.confirm(
-            f"Kill {_what(run_ids)}?\n\n"
-            "Running ones get SIGTERM, then SIGKILL after the job's grace period; queued ones are cancelled.",
-            lambda: self.engine.cancel(run_ids, reason="killed from the console", kill=True), "Kill")
+            f"Cancel {_what(run_ids)}, as sluice cancel does?\n\n"
+            "Queued and backing-off runs are cancelled and will not start; running ones are killed (TERM, then "
+            "KILL after the job's grace period). Runs that have ended are left alone.",
+            lambda: self.engine.cancel(run_ids), "Cancel runs")
 
     def action_priority(self) -> None:
         run_ids = self._targets()
