@@ -30,6 +30,7 @@ from .process.settings import DEFAULT_LOST_AFTER
 from .run_actions import ActionResult as ActionResult
 from .run_actions import because, cancel_one, retry_one
 from .run_filter import RunFilter
+from .run_order import RunOrder
 from .states import (
     ATTEMPT_ACTIVITY,
     BACKFILL_ENDED,
@@ -292,6 +293,11 @@ class Engine:
     async def runs(self, run_filter: RunFilter = RunFilter(), limit: int = 50, before_id: int | None = None,
                    after_id: int | None = None) -> list[Run]:
         return await self._read(q.list_runs, run_filter, limit, before_id, after_id)
+
+    async def runs_page(self, run_filter: RunFilter, limit: int, order: RunOrder, after: Run | None = None,
+                        backwards: bool = False, inclusive: bool = False) -> list[Run]:
+        """One keyset page of runs in an indexed `order`, from the run `after` (or an end), in display order."""
+        return await self._read(q.list_runs_ordered, run_filter, limit, order, after, backwards, inclusive)
 
     async def count_runs(self, run_filter: RunFilter = RunFilter(), cap: int | None = None) -> int:
         return await self._read(q.count_runs, run_filter, cap)

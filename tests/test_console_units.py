@@ -138,7 +138,7 @@ def test_the_console_uses_only_the_engine_and_public_textual():
     """No SQL or scheduler internals (the run filter is part of the engine's API), no private Textual modules."""
     allowed = {"scheduler.engine", "scheduler.models", "scheduler.errors", "scheduler.home", "scheduler.states",
                "scheduler.clock",
-               "scheduler.run_filter",
+               "scheduler.run_filter", "scheduler.run_order",
                # Types in the engine's signatures that scheduler.engine does not re-export: BackfillPlan and
                # BackfillDetail (plan_backfill, backfill_detail), JobDefinition (jobs); only those (TYPES_ONLY).
                "scheduler.backfills", "scheduler.config"}

@@ -37,8 +37,13 @@ class RunsWindowLoaded(_Latest):
     total: int
     #: Fewer rows came back than asked for: the list ends in the direction this page was fetched.
     exhausted: bool
-    #: What was fetched: top, bottom, down (after the window), up (before it) or refresh (the window again).
+    #: What was fetched: top, bottom, down (after the window), up (before it), refresh (the window again) or
+    #: around (the cursor's run, after a sort).
     anchor: str
+    #: For `around`: fewer rows came back before the cursor's run than asked for (the list starts in the window).
+    exhausted_before: bool = False
+    #: The clock time the page was read at (a running run's runtime counts to it).
+    now: datetime | None = None
 
 
 @dataclass

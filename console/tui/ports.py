@@ -24,6 +24,7 @@ from scheduler.engine import ActionResult, JobSummary, NodeView, RunBoard, RunDe
 from scheduler.logstore import Arrival
 from scheduler.models import Attempt, Backfill, Event, QueueState, Run
 from scheduler.run_filter import RunFilter
+from scheduler.run_order import RunOrder
 
 #: What an operator action run through the app resolves to: a message, the engine's per-run results, or nothing.
 ActionOutcome = str | list[ActionResult] | None
@@ -69,6 +70,9 @@ class EnginePort(Protocol):
 
     async def runs(self, run_filter: RunFilter = RunFilter(), limit: int = 50, before_id: int | None = None,
                    after_id: int | None = None) -> list[Run]: ...
+
+    async def runs_page(self, run_filter: RunFilter, limit: int, order: RunOrder, after: Run | None = None,
+                        backwards: bool = False, inclusive: bool = False) -> list[Run]: ...
 
     async def count_runs(self, run_filter: RunFilter = RunFilter(), cap: int | None = None) -> int: ...
 

@@ -15,6 +15,7 @@ import aiosqlite
 from ..errors import InvalidTransition
 from ..models import Attempt, Backfill, Checkpoint, Event, NodeRecord, Run
 from ..run_filter import RunFilter
+from ..run_order import RunOrder, SortKey, keyset_key
 from ..states import (
     ACTIVE,
     ATTEMPT_ACTIVE,
@@ -431,6 +432,44 @@ async def list_runs(
         rows.reverse()
     else:
         rows = await _all(conn, f"SELECT * FROM runs WHERE {where} ORDER BY id DESC LIMIT ?", [*params, limit])
+    return [Run.from_row(row) for row in rows]
+
+
+#: The column expression each indexed order sorts by; each is the first column of an index ending in id.
+_ORDER_COLUMNS = {SortKey.JOB: "job", SortKey.STATUS: "status", SortKey.NODE: "ifnull(node, '')"}
+
+
+def ordered_runs_sql(
+    run_filter: RunFilter, limit: int, order: RunOrder, after: Run | None = None, backwards: bool = False,
+    inclusive: bool = False,
+) -> tuple[str, list[Any]]:
+    """The SELECT of one page in `order` (an indexed one) from the run `after` (or an end), and its parameters.
+
+    Forward reads the page that follows `after` in display order, backwards the page that precedes it (rows come
+    back in reverse display order); the tie-break on id runs in the same direction so one index serves both."""
+    where, params = _filter_sql(run_filter)
+    columns = ([_ORDER_COLUMNS[order.key]] if order.key != SortKey.ID else []) + ["id"]
+    descending = order.descending != backwards
+    if after is not None:
+        key = keyset_key(after, order)
+        compare = ("<" if descending else ">") + ("=" if inclusive else "")
+        where += f" AND ({', '.join(columns)}) {compare} ({_marks(key)})"
+        params.extend(key)
+    direction = "DESC" if descending else "ASC"
+    ordering = ", ".join(f"{column} {direction}" for column in columns)
+    return f"SELECT * FROM runs WHERE {where} ORDER BY {ordering} LIMIT ?", [*params, limit]
+
+
+async def list_runs_ordered(
+    conn: aiosqlite.Connection, run_filter: RunFilter, limit: int, order: RunOrder, after: Run | None = None,
+    backwards: bool = False, inclusive: bool = False,
+) -> list[Run]:
+    """One keyset page in `order`, in display order: the same cost at any depth of history (see ordered_runs_sql)."""
+    if not order.indexed:
+        raise ValueError(f"runs cannot be paged by {order.key}: it has no index")
+    rows = await _all(conn, *ordered_runs_sql(run_filter, limit, order, after, backwards, inclusive))
+    if backwards:
+        rows.reverse()
     return [Run.from_row(row) for row in rows]
 
 

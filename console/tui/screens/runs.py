@@ -1,6 +1,11 @@
-"""Runs: every run newest first, filtered as you type, tagged with space, acted on by letter."""
+"""Runs: every run newest first, filtered as you type, tagged with space, acted on by letter.
+
+k9s's keys on top: shift-letters sort by a column (again reverses, a third time goes back to newest first), `W`
+shows every column, `n` and `b` narrow the filter to the node or backfill of the run under the cursor."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from textual import work
 from textual.app import ComposeResult
@@ -9,6 +14,7 @@ from textual.timer import Timer
 from textual.widgets import Header, Input, Static
 
 from scheduler.run_filter import RunFilter
+from scheduler.run_order import NEWEST_FIRST, RunOrder, SortKey
 
 from ..shield import shielded
 from ..views import describe_filter, parse_run_filter
@@ -16,7 +22,7 @@ from ..widgets.banner import SchedulerBanner
 from ..widgets.key_footer import KeyFooter
 from ..widgets.quiet import update_static
 from ..widgets.runs_header import RunsHeader
-from ..widgets.runs_table import COUNT_CAP, RunsTable
+from ..widgets.runs_table import COUNT_CAP, OLDEST_FIRST, RunsTable
 from .run_verbs import RUN_VERB_BINDINGS, RunVerbs
 
 TAG_ALL_CAP = 10_000
@@ -35,6 +41,16 @@ class RunsScreen(RunVerbs):
         Binding("ctrl+a", "tag_all", "Tag all shown", show=False),
         Binding("u", "untag", "Untag all", show=False),
         Binding("o", "order", "Newest/oldest first", show=False),
+        # S is the app's start-scheduler and R retry-from-scratch: status sorts on U, runtime on E (elapsed).
+        Binding("J", "sort('job')", "Sort by job (again: reverse, again: newest first)", key_display="J", show=False),
+        Binding("U", "sort('status')", "Sort by status", key_display="U", show=False),
+        Binding("N", "sort('node')", "Sort by node", key_display="N", show=False),
+        Binding("C", "sort('id')", "Sort by created (oldest first, then newest)", key_display="C", show=False),
+        Binding("E", "sort('runtime')", "Sort by runtime, within the rows loaded", key_display="E", show=False),
+        Binding("W", "wide", "Wide columns on/off (queue, prio, backfill, runtime, exit)", key_display="W",
+                show=False),
+        Binding("n", "filter_row('node')", "Filter by the node of the run under the cursor", show=False),
+        Binding("b", "filter_row('backfill')", "Filter by the backfill of the run under the cursor", show=False),
         *RUN_VERB_BINDINGS,
     ]
 
@@ -130,14 +146,16 @@ class RunsScreen(RunVerbs):
     # --- rows ---------------------------------------------------------------------------------------------
 
     def on_runs_table_window_changed(self) -> None:
-        self.query_one(RunsHeader).content = self.table.content
+        header = self.query_one(RunsHeader)
+        header.view = self.table.column_view
+        header.content = self.table.content
         self._update_status()
 
     def _update_status(self) -> None:
         table = self.table
         total = f"{COUNT_CAP:,}+" if table.total >= COUNT_CAP else f"{table.total:,}"
         scope = describe_filter(table.run_filter) or "all runs"
-        parts = [scope, f"{table.order} first", f"{len(table.window):,} loaded of {total}"]
+        parts = [scope, _order_text(table.sort, len(table.window)), f"{len(table.window):,} loaded of {total}"]
         if table.tagged:
             parts.append(f"{len(table.tagged)} tagged")
         update_static(self.query_one("#runs-status", Static), " · ".join(parts))
@@ -159,6 +177,31 @@ class RunsScreen(RunVerbs):
     def action_order(self) -> None:
         self.table.toggle_order()
 
+    def action_sort(self, key: str) -> None:
+        self.table.sort_by(SortKey(key))
+        self.on_runs_table_window_changed()
+
+    def action_wide(self) -> None:
+        self.table.toggle_wide()
+
+    def action_filter_row(self, field: str) -> None:
+        """Narrow the filter to the node (or backfill) of the run under the cursor; esc clears it as usual."""
+        run = self.table.cursor_run
+        if run is None:
+            return
+        if field == "node":
+            if run.node is None:
+                self.notify(f"run {run.id} has not been on a node yet", severity="warning")
+                return
+            run_filter = replace(self.table.run_filter, node=run.node)
+        else:
+            if run.backfill_id is None:
+                self.notify(f"run {run.id} is not part of a backfill", severity="warning")
+                return
+            run_filter = replace(self.table.run_filter, backfill_id=run.backfill_id)
+        self.query_one("#filter", Input).add_class("-shown")
+        self.apply_filter(run_filter)
+
     def action_untag(self) -> None:
         self.table.clear_tags()
         self._update_status()
@@ -172,3 +215,15 @@ class RunsScreen(RunVerbs):
         self._update_status()
         if len(runs) == TAG_ALL_CAP:
             self.notify(f"tagged the newest {TAG_ALL_CAP:,} runs the filter shows; narrow it to act on older ones")
+
+
+def _order_text(order: RunOrder, loaded: int) -> str:
+    """The status line's words for the order the rows are in."""
+    if order == NEWEST_FIRST:
+        return "newest first"
+    if order == OLDEST_FIRST:
+        return "oldest first"
+    if order.key == SortKey.RUNTIME:
+        longest = "longest" if order.descending else "shortest"
+        return f"runtime {longest} first, sorted within the {loaded:,} loaded"
+    return f"sorted by {order.key.value} {'Z-A' if order.descending else 'A-Z'}"

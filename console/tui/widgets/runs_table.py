@@ -1,9 +1,13 @@
 """The runs table: a Line-API view over a sliding window of runs fetched by keyset pages, never all of them.
 
-The cursor holds a run id, so refreshes and new runs never move it to another run. The window keeps at most
-MAX_WINDOW rows; moving past either end fetches the next page and drops rows from the far end."""
+The cursor holds a run id, so refreshes, new runs and sorts never move it to another run. The window keeps at most
+MAX_WINDOW rows; moving past either end fetches the next page and drops rows from the far end. Sorting by an
+indexed column (job, status, node, id) pages by keyset in that order and reloads the window around the cursor's
+run; runtime has no index, so it sorts only the rows loaded (newest first) and stops paging."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from rich.style import Style
 from textual import events, work
@@ -16,13 +20,14 @@ from textual.strip import Strip
 
 from scheduler.models import Attempt, Run
 from scheduler.run_filter import RunFilter
+from scheduler.run_order import NEWEST_FIRST, RunOrder, SortKey
 from scheduler.states import ACTIVE, RunStatus
 
-from ..format import WAITING, run_why
+from ..format import WAITING, elapsed, run_why
 from ..messages import RunsWindowLoaded
 from ..ports import app_port
 from ..shield import QUERY_ERRORS, shielded
-from .run_columns import content_widths, row_text
+from .run_columns import ColumnView, content_widths, row_text
 from .strips import blank, note_line, text_line
 
 PAGE = 200
@@ -30,6 +35,10 @@ MAX_WINDOW = 600
 PREFETCH = 20
 COUNT_CAP = 100_000
 CURSOR_STYLE = Style(reverse=True)
+OLDEST_FIRST = RunOrder(SortKey.ID, descending=False)
+#: The column title each sort key marks in the header.
+SORT_TITLES = {SortKey.ID: "ID", SortKey.JOB: "JOB", SortKey.STATUS: "STATUS", SortKey.NODE: "NODE",
+               SortKey.RUNTIME: "RUNTIME"}
 
 
 class RunsTable(ScrollView, can_focus=True):
@@ -74,7 +83,11 @@ class RunsTable(ScrollView, can_focus=True):
         self.at_bottom = True
         self.rows_loaded = 0
         self.loaded_once = False
-        self.order = "newest"
+        self.sort = NEWEST_FIRST
+        #: Every column (`W`), WHY giving up the room.
+        self.wide = False
+        #: The clock time of the last page: a running run's RUNTIME counts to it.
+        self.now: datetime | None = None
         #: Longest value per column among the loaded rows: the header and every row are laid out for it.
         self.content: dict[str, int] = {}
         self._generation = 0
@@ -97,11 +110,44 @@ class RunsTable(ScrollView, can_focus=True):
 
     def toggle_order(self) -> None:
         """Newest first <-> oldest first (both keyset-paged by id); the cursor goes to the first row."""
-        self.order = "oldest" if self.order == "newest" else "newest"
+        self.sort = OLDEST_FIRST if self.sort == NEWEST_FIRST else NEWEST_FIRST
         self._generation += 1
         self.cursor_id = None
         self.scroll_to(y=0, animate=False, immediate=True)
         self.reload()
+
+    def sort_by(self, key: SortKey) -> None:
+        """k9s's shift-letter: sort by `key`; again reverses it; a third time goes back to newest first."""
+        first = RunOrder(key, descending=key in (SortKey.RUNTIME,))
+        if key == SortKey.ID:
+            first = OLDEST_FIRST  # newest first is the default: the column's first press is the other way
+        if self.sort == first:
+            order = RunOrder(key, not first.descending)
+        elif self.sort.key == key and self.sort != NEWEST_FIRST:
+            order = NEWEST_FIRST
+        else:
+            order = first
+        self.set_sort(order)
+
+    def set_sort(self, order: RunOrder) -> None:
+        """Read the runs in `order`, the window loaded around the cursor's run so the cursor stays on it."""
+        self.sort = order
+        self._generation += 1
+        run = self.cursor_run
+        self._busy = True
+        self._load("around" if run is not None else "top", self._generation, self.run_filter,
+                   [run] if run is not None else [], self.at_top)
+
+    def toggle_wide(self) -> None:
+        self.wide = not self.wide
+        self.refresh()
+        self.post_message(self.WindowChanged())
+
+    @property
+    def column_view(self) -> ColumnView:
+        """The wide toggle and the sort the header marks (none for the default order)."""
+        sort = None if self.sort == NEWEST_FIRST else (SORT_TITLES[self.sort.key], self.sort.descending)
+        return ColumnView(wide=self.wide, sort=sort, now=self.now)
 
     def poll(self) -> None:
         """Refresh the rows in the window (and pick up new runs when at the top); skipped while paging."""
@@ -127,31 +173,43 @@ class RunsTable(ScrollView, can_focus=True):
                             at_top: bool) -> RunsWindowLoaded:
         """One keyset page (or the current window again), with wait reasons and last attempts."""
         engine = app_port(self.app).engine
-        newest_first = self.order == "newest"
-        if anchor == "refresh" and window and not at_top:
+        # Runtime is not stored: page newest first and sort the loaded rows below.
+        order = self.sort if self.sort.indexed else NEWEST_FIRST
+        if not self.sort.indexed:
+            window = sorted(window, key=lambda run: run.id, reverse=True)
+        exhausted_before = False
+        if anchor == "around":
+            limit = PAGE
+            before = await engine.runs_page(run_filter, PAGE // 2, order, window[0], backwards=True)
+            runs = before + await engine.runs_page(run_filter, PAGE, order, window[0], inclusive=True)
+            exhausted_before = len(before) < PAGE // 2
+            exhausted = len(runs) - len(before) < PAGE
+        elif anchor == "refresh" and window and not at_top:
             limit = len(window)
-            edge = {"before_id": window[0].id + 1} if newest_first else {"after_id": window[0].id - 1}
-            runs = await engine.runs(run_filter, limit, **edge)
-        elif anchor in ("top", "bottom", "refresh"):
+            runs = await engine.runs_page(run_filter, limit, order, window[0], inclusive=True)
+        elif anchor in ("top", "refresh"):
             limit = max(PAGE, len(window)) if anchor == "refresh" else PAGE
-            newest_end = (anchor != "bottom") == newest_first
-            runs = await engine.runs(run_filter, limit) if newest_end else await engine.runs(
-                run_filter, limit, after_id=0)
+            runs = await engine.runs_page(run_filter, limit, order)
+        elif anchor == "bottom":
+            limit = PAGE
+            runs = await engine.runs_page(run_filter, limit, order, backwards=True)
         else:
             limit = PAGE
-            older = (anchor == "down") == newest_first
-            edge_id = window[-1].id if anchor == "down" else window[0].id
-            runs = await engine.runs(run_filter, PAGE, **({"before_id": edge_id} if older else {"after_id": edge_id}))
-        if not newest_first:
-            runs.reverse()
+            edge = window[-1] if anchor == "down" else window[0]
+            runs = await engine.runs_page(run_filter, limit, order, edge, backwards=anchor == "up")
+        if anchor != "around":
+            exhausted = len(runs) < limit
+        now = engine.clock()
+        if not self.sort.indexed:
+            runs.sort(key=lambda run: _runtime(run, now), reverse=self.sort.descending)
         # Running runs too: one whose node does not answer says since when and when it is given up.
         waiting = [run for run in runs if run.status in WAITING or run.status in ACTIVE]
         reasons = await engine.wait_reasons(waiting) if waiting else {}
         ended = [run.id for run in runs if run.status != RunStatus.QUEUED]
         attempts = await engine.last_attempts(ended) if ended else {}
         total = await engine.count_runs(run_filter, cap=COUNT_CAP)
-        return RunsWindowLoaded(generation, runs, reasons, attempts, total, exhausted=len(runs) < limit,
-                                anchor=anchor)
+        return RunsWindowLoaded(generation, runs, reasons, attempts, total, exhausted=exhausted, anchor=anchor,
+                                exhausted_before=exhausted_before, now=now)
 
     def on_runs_window_loaded(self, message: RunsWindowLoaded) -> None:
         message.stop()
@@ -170,11 +228,16 @@ class RunsTable(ScrollView, can_focus=True):
         self.attempts.update(message.attempts)
         self.total = message.total
         self._after_merge(old_index)
+        if message.anchor == "around":
+            self._center_cursor()
         self.post_message(self.WindowChanged())
 
     def _merge(self, message: RunsWindowLoaded) -> None:
         anchor, runs = message.anchor, message.runs
-        if anchor in ("top", "refresh") and (self.at_top or not self.window or anchor == "top"):
+        if anchor == "around":
+            self.window, self.at_top, self.at_bottom = runs, message.exhausted_before, message.exhausted
+            self.reasons, self.attempts = {}, {}
+        elif anchor in ("top", "refresh") and (self.at_top or not self.window or anchor == "top"):
             self.window, self.at_top, self.at_bottom = runs, True, message.exhausted
             self.reasons, self.attempts = {}, {}
         elif anchor == "bottom":
@@ -195,7 +258,8 @@ class RunsTable(ScrollView, can_focus=True):
             self.scroll_to(y=self.scroll_y + len(runs), animate=False, immediate=True)
         else:
             self.window = runs
-        self.content = content_widths(self.window)
+        self.now = message.now
+        self.content = content_widths(self.window, self.now)
         self.virtual_size = Size(self.size.width, len(self.window))
 
     def _after_merge(self, old_index: int | None) -> None:
@@ -237,18 +301,20 @@ class RunsTable(ScrollView, can_focus=True):
         if index is None:
             return
         target = index + delta
-        if target >= len(self.window) and not self.at_bottom:
+        # Sorted by runtime, the window is all there is: its pages would not follow on in that order.
+        pageable = self.sort.indexed
+        if target >= len(self.window) and not self.at_bottom and pageable:
             self._pending_move = target - len(self.window) + 1
             self.cursor_id = self.window[-1].id
             self._fetch("down")
-        elif target < 0 and not self.at_top:
+        elif target < 0 and not self.at_top and pageable:
             self._pending_move = target
             self.cursor_id = self.window[0].id
             self._fetch("up")
         else:
             target = max(0, min(len(self.window) - 1, target))
             self.cursor_id = self.window[target].id
-            if not self._busy and not self.at_bottom and len(self.window) - target < PREFETCH:
+            if pageable and not self._busy and not self.at_bottom and len(self.window) - target < PREFETCH:
                 self._fetch("down")
         self._show_cursor()
 
@@ -290,6 +356,12 @@ class RunsTable(ScrollView, can_focus=True):
     def watch_cursor_id(self) -> None:
         self.refresh()
 
+    def _center_cursor(self) -> None:
+        """After a sort: the cursor's run in the middle of the table, where the eye finds it."""
+        index = self.cursor_index
+        if index is not None:
+            self.scroll_to(y=max(0, index - self.size.height // 2), animate=False, immediate=True)
+
     def _show_cursor(self) -> None:
         index = self.cursor_index
         if index is None:
@@ -323,7 +395,7 @@ class RunsTable(ScrollView, can_focus=True):
             return blank(width)
         run = self.window[index]
         why = run_why(run, self.reasons, self.attempts)
-        text = row_text(run, why, width, run.id in self.tagged, self.content)
+        text = row_text(run, why, width, run.id in self.tagged, self.content, self.column_view)
         if run.id == self.cursor_id and self.has_focus:
             text.stylize(CURSOR_STYLE)
         elif run.id == self.cursor_id:
@@ -335,3 +407,9 @@ class RunsTable(ScrollView, can_focus=True):
 
     def on_blur(self) -> None:
         self.refresh()
+
+
+def _runtime(run: Run, now: datetime) -> float:
+    """Seconds the run ran or has been running; -1 for one that never started (last when longest first)."""
+    seconds = elapsed(run.started_at, run.ended_at, now)
+    return -1.0 if seconds is None else seconds
