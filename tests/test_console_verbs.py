@@ -7,12 +7,16 @@ import io
 import json
 from contextlib import redirect_stdout
 
-from test_console_support import SIZE, app_for, settle, start
+from test_console_support import SIZE, app_for, finish, settle, start
+from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from console.cli.main import main
+from console.tui.app import SluiceApp
 from console.tui.screens.confirm import ConfirmScreen
 from console.tui.screens.runs import RunsScreen
 from scheduler.engine import Engine
+from scheduler.models import Event
 from scheduler.states import RunStatus
 
 pytest_plugins = ("test_console_support",)
@@ -71,3 +75,123 @@ async def test_c_in_the_console_does_what_sluice_cancel_does(engine):
     assert (await engine.run(by_cli[0])).status == RunStatus.CANCELLED
     assert (await engine.run(by_cli[1])).cancel_requested is not None  # running: the scheduler kills it
     assert json.loads(json.dumps((await engine.run(by_console[1])).cancel_requested))["by"]
+
+
+def _facts(events: list[Event], kinds: set[str]) -> list[tuple[object, ...]]:
+    """What an operator verb wrote in the audit log, without the ids and times that differ between two runs."""
+    return [(event.kind, event.old_status, event.new_status, event.actor, event.detail, event.reason)
+            for event in events if event.kind in kinds]
+
+
+async def _failed(engine: Engine) -> int:
+    run_id, _ = await engine.submit("hello", {})
+    await finish(engine, run_id, await start(engine, run_id), RunStatus.FAILED, 1)
+    return run_id
+
+
+async def _succeeded(engine: Engine) -> int:
+    run_id, _ = await engine.submit("hello", {})
+    await finish(engine, run_id, await start(engine, run_id), RunStatus.SUCCEEDED, 0)
+    return run_id
+
+
+async def _press_on_runs(app: SluiceApp, pilot: Pilot[int], run_id: int, *keys: str) -> None:
+    await app.open_view("runs")
+    await settle(pilot)
+    screen = app.screen
+    assert isinstance(screen, RunsScreen)
+    screen.table.tagged.clear()
+    screen.table.tagged.add(run_id)
+    await pilot.press(*keys)
+    await settle(pilot)
+
+
+async def _run_facts(engine: Engine, run_id: int) -> tuple[object, ...]:
+    detail = await engine.run_detail(run_id)
+    return (detail.run.status, detail.run.priority, detail.run.attempts_used,
+            _facts(detail.events, {"retry", "priority"}))
+
+
+async def test_r_in_the_console_does_what_sluice_retry_does(engine):
+    by_cli, by_console = await _failed(engine), await _failed(engine)
+    assert await asyncio.to_thread(_cli, "retry", "--home", str(engine.home.root), str(by_cli)) == 0
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await _press_on_runs(app, pilot, by_console, "r")
+    assert (await engine.run(by_console)).status == RunStatus.QUEUED
+    assert await _run_facts(engine, by_cli) == await _run_facts(engine, by_console)
+
+
+async def test_r_on_a_succeeded_run_refuses_as_sluice_retry_without_force_does(engine):
+    by_cli, by_console = await _succeeded(engine), await _succeeded(engine)
+    assert await asyncio.to_thread(_cli, "retry", "--home", str(engine.home.root), str(by_cli)) == 2
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await _press_on_runs(app, pilot, by_console, "r")
+        notes = [str(note.message) for note in app._notifications]
+    assert any("already succeeded" in note for note in notes), notes
+    for run_id in (by_cli, by_console):
+        assert await _run_facts(engine, run_id) == (RunStatus.SUCCEEDED, 0, 1, [])
+
+
+async def test_shift_r_confirmed_reruns_a_succeeded_run_as_retry_force_from_scratch_does(engine):
+    by_cli, by_console = await _succeeded(engine), await _succeeded(engine)
+    code = await asyncio.to_thread(_cli, "retry", "--home", str(engine.home.root), "--force", "--from-scratch",
+                                   str(by_cli))
+    assert code == 0
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await _press_on_runs(app, pilot, by_console, "R")
+        assert isinstance(app.screen, ConfirmScreen) and "succeeded" in app.screen.question
+        await pilot.press("y")
+        await settle(pilot)
+    assert (await engine.run(by_console)).status == RunStatus.QUEUED
+    assert await _run_facts(engine, by_cli) == await _run_facts(engine, by_console)
+
+
+async def test_p_in_the_console_does_what_sluice_priority_does(engine):
+    by_cli, _ = await engine.submit("hello", {})
+    by_console, _ = await engine.submit("hello", {})
+    assert await asyncio.to_thread(_cli, "priority", "--home", str(engine.home.root), str(by_cli), "7") == 0
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await _press_on_runs(app, pilot, by_console, "P", "7", "enter")
+    assert (await engine.run(by_console)).priority == 7
+    assert await _run_facts(engine, by_cli) == await _run_facts(engine, by_console)
+
+
+async def test_pausing_a_queue_in_the_console_does_what_sluice_pause_does(engine):
+    home = str(engine.home.root)
+    await engine.submit("hello", {})  # a queue exists once a run uses it (issue 16: default always exists)
+    assert await asyncio.to_thread(_cli, "pause", "--home", home, "default") == 0
+    by_cli = _facts(await engine.events(5), {"pause"})
+    assert await asyncio.to_thread(_cli, "resume", "--home", home, "default") == 0
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#queues", DataTable).focus()
+        await pilot.press("p")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot)
+    queues = {queue.name: queue for queue in await engine.queues()}
+    assert queues["default"].paused
+    assert _facts(await engine.events(5), {"pause"})[:1] == by_cli[:1]
+
+
+async def test_draining_a_node_from_the_overview_does_what_sluice_drain_does(engine):
+    home = str(engine.home.root)
+    assert await asyncio.to_thread(_cli, "drain", "--home", home, "n1") == 0
+    by_cli = _facts(await engine.events(5), {"drain"})
+    assert await asyncio.to_thread(_cli, "undrain", "--home", home, "n1") == 0
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#nodes", DataTable).focus()
+        await pilot.press("D")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot)
+    assert _facts(await engine.events(5), {"drain"})[:1] == by_cli[:1]

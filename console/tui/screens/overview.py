@@ -173,7 +173,7 @@ class OverviewScreen(SluiceScreen):
                             "run(s) finish.", lambda: self._set_drained(name, True), "Drain")
 
     async def _set_drained(self, name: str, drained: bool) -> str:
-        await self.engine.set_drained(name, drained, "drained from the console" if drained else None)
+        await self.engine.set_drained(name, drained)  # as `sluice drain` without --reason; the nodes screen asks for one
         return f"node {name} {'drained' if drained else 'undrained'}"
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

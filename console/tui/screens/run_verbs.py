@@ -42,7 +42,8 @@ class RunVerbs(SluiceScreen):
         run_ids = self._targets()
         if run_ids is None:
             return
-        retry = lambda: self.engine.retry(run_ids)  # noqa: E731
+        # As `sluice retry` without --force: a succeeded run is not run again (R, confirmed, is the way to).
+        retry = lambda: self.engine.retry(run_ids, rerun_succeeded=False)  # noqa: E731
         if len(run_ids) == 1:
             self.sluice.do_action(retry)
             return
@@ -57,9 +58,9 @@ class RunVerbs(SluiceScreen):
             return
         self.sluice.confirm(
             f"Retry {_what(run_ids)} from scratch?\n\n"
-            "Each ended run is queued for a new attempt that ignores its checkpoints and starts over; "
-            "runs that have not ended are left alone.",
-            lambda: self.engine.retry(run_ids, from_scratch=True), "Retry from scratch")
+            "Each ended run, a succeeded one too (as sluice retry --force --from-scratch), is queued for a new "
+            "attempt that ignores its checkpoints and starts over; runs that have not ended are left alone.",
+            lambda: self.engine.retry(run_ids, from_scratch=True, rerun_succeeded=True), "Retry from scratch")
 
     def action_cancel(self) -> None:
         run_ids = self._targets()
