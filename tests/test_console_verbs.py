@@ -7,6 +7,7 @@ import io
 import json
 from contextlib import redirect_stdout
 
+import pytest
 from test_console_support import SIZE, app_for, finish, settle, start
 from textual.pilot import Pilot
 from textual.widgets import DataTable
@@ -195,3 +196,52 @@ async def test_draining_a_node_from_the_overview_does_what_sluice_drain_does(eng
         await pilot.press("y")
         await settle(pilot)
     assert _facts(await engine.events(5), {"drain"})[:1] == by_cli[:1]
+
+
+async def _two_backfills(engine: Engine) -> tuple[int, int]:
+    ids = []
+    for month in ("10", "11"):
+        plan = await engine.plan_backfill("etl", range_from=f"2026-{month}-01", range_to=f"2026-{month}-05")
+        backfill_id, _ = await engine.create_backfill(plan)
+        ids.append(backfill_id)
+    return ids[0], ids[1]
+
+
+def _backfill_audit(events: list[Event], backfill_id: int) -> list[tuple[object, ...]]:
+    """The audit lines a backfill verb wrote, its id written as ID so two backfills compare."""
+    return sorted((event.kind, event.old_status, event.new_status, event.actor, event.reason,
+                   (event.detail or "").replace(f"backfill {backfill_id}", "backfill ID"))
+                  for event in events)
+
+
+async def _backfill_state(engine: Engine, backfill_id: int) -> tuple[object, ...]:
+    detail = await engine.backfill_detail(backfill_id)
+    return detail.backfill.status, detail.backfill.max_parallel, sorted(detail.counts.items())
+
+
+async def _backfill_verb_in_console(engine: Engine, backfill_id: int, *keys: str) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.open_view(f"backfill {backfill_id}")
+        await settle(pilot)
+        await pilot.press(*keys)
+        await settle(pilot)
+
+
+@pytest.mark.parametrize(("cli_verb", "keys"), [
+    (("backfill-pause",), ("p", "y")),
+    (("backfill-set", "--max-parallel", "3"), ("m", "3", "enter")),
+    (("backfill-cancel",), ("c", "y")),
+])
+async def test_each_backfill_verb_in_the_console_does_what_the_cli_does(engine, cli_verb, keys):
+    by_cli, by_console = await _two_backfills(engine)
+    untouched = await _backfill_state(engine, by_cli)
+    mark = max(event.id for event in await engine.events(1))
+    assert await asyncio.to_thread(_cli, cli_verb[0], "--home", str(engine.home.root), str(by_cli), *cli_verb[1:]) == 0
+    cli_events = [event for event in await engine.events(500) if event.id > mark]
+    mark = max(event.id for event in cli_events)
+    await _backfill_verb_in_console(engine, by_console, *keys)
+    console_events = [event for event in await engine.events(500) if event.id > mark]
+    assert await _backfill_state(engine, by_cli) != untouched
+    assert await _backfill_state(engine, by_cli) == await _backfill_state(engine, by_console)
+    assert _backfill_audit(cli_events, by_cli) == _backfill_audit(console_events, by_console)

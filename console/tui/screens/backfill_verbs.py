@@ -50,7 +50,7 @@ class BackfillVerbs(SluiceScreen):
         self.sluice.confirm(
             f"Cancel backfill {backfill.id} ({backfill.job})?\n\n{waiting} queued runs are cancelled; "
             f"{counts.get(RunStatus.RUNNING, 0)} running runs are left to finish. This cannot be resumed.",
-            lambda: self.engine.cancel_backfill(backfill.id, kill=False, reason="cancelled from the console"),
+            lambda: self.engine.cancel_backfill(backfill.id, kill=False),  # as `sluice backfill-cancel`
             "Cancel backfill")
 
     def action_retry_failed(self) -> None:
