@@ -24,8 +24,19 @@ from .errors import NotFound, UsageError
 from .home import Home
 from .jobspec import partition_of, resolve_params
 from .leases import lease_of, unreachable_reason
-from .logstore import Arrival, LogStore
-from .models import Attempt, Backfill, Checkpoint, Event, NodeRecord, QueueState, Run, from_iso, to_iso
+from .logstore import LogStore
+from .models import (
+    Arrival,
+    Attempt,
+    Backfill,
+    Checkpoint,
+    Event,
+    NodeRecord,
+    QueueState,
+    Run,
+    from_iso,
+    to_iso,
+)
 from .process.settings import DEFAULT_LOST_AFTER
 from .run_actions import ActionResult as ActionResult
 from .run_actions import because, cancel_one, retry_one

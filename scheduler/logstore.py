@@ -18,15 +18,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .models import Arrival, merge_arrivals
+
 STREAMS = ("stdout", "stderr")
-
-
-@dataclass(frozen=True)
-class Arrival:
-    """The bytes from `offset` on (up to the next arrival) reached the bastion at `at` (ISO-8601 UTC)."""
-
-    offset: int
-    at: str
 
 
 @dataclass(frozen=True)
@@ -151,16 +145,6 @@ class LogStore:
                 body = data[:-1].split(b"\n")[-lines:]
                 return b"\n".join(body) + b"\n"
             return b"\n".join(data.split(b"\n")[-lines:])
-
-
-def merge_arrivals(known: list[Arrival], more: list[Arrival]) -> list[Arrival]:
-    """`known` (in offset order) extended by `more`; an entry drops the earlier ones at or past its offset."""
-    merged = list(known)
-    for arrival in more:
-        while merged and merged[-1].offset >= arrival.offset:
-            merged.pop()
-        merged.append(arrival)
-    return merged
 
 
 def _note_arrival(path: Path, offset: int, at: str) -> None:

@@ -237,3 +237,21 @@ class Backfill:
         values["params"] = json.loads(values["params"])
         values["canary_released"] = bool(values["canary_released"])
         return cls(**values)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """The bytes from `offset` on (up to the next arrival) reached the bastion at `at` (ISO-8601 UTC)."""
+
+    offset: int
+    at: str
+
+
+def merge_arrivals(known: list[Arrival], more: list[Arrival]) -> list[Arrival]:
+    """`known` (in offset order) extended by `more`; an entry drops the earlier ones at or past its offset."""
+    merged = list(known)
+    for arrival in more:
+        while merged and merged[-1].offset >= arrival.offset:
+            merged.pop()
+        merged.append(arrival)
+    return merged

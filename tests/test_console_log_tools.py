@@ -16,7 +16,8 @@ from console.tui.screens.run_detail import RunDetailScreen
 from console.tui.widgets import log_save
 from console.tui.widgets.log_view import LogView
 from scheduler.engine import Engine
-from scheduler.logstore import Arrival, LogStore
+from scheduler.logstore import LogStore
+from scheduler.models import Arrival
 
 pytest_plugins = ("test_console_support",)
 

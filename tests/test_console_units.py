@@ -42,10 +42,10 @@ def test_run_filter_words_and_round_trip():
 
 
 def test_split_lines_keeps_the_unfinished_tail():
-    lines, tail = split_lines(b"par", b"tial\nnext\r\nhalf", final=False)
-    assert lines == ["partial", "next"] and tail == b"half"
-    lines, tail = split_lines(tail, b"", final=True)
-    assert lines == ["half"] and tail == b""
+    lines, ends, tail = split_lines(b"par", b"tial\nnext\r\nhalf", final=False)
+    assert lines == ["partial", "next"] and ends == [8, 14] and tail == b"half"
+    lines, ends, tail = split_lines(tail, b"", final=True, base=14)
+    assert lines == ["half"] and ends == [18] and tail == b""
     assert split_lines(b"", b"\x1b[31mred\xff\n", final=False)[0] == ["\ufffd[31mred\ufffd"]
 
 
@@ -139,6 +139,8 @@ def test_the_console_uses_only_the_engine_and_public_textual():
     allowed = {"scheduler.engine", "scheduler.models", "scheduler.errors", "scheduler.home", "scheduler.states",
                "scheduler.clock",
                "scheduler.run_filter", "scheduler.run_order",
+               # The marker syntax, written once: the log view dims or hides marker lines by it.
+               "scheduler.markers",
                # Types in the engine's signatures that scheduler.engine does not re-export: BackfillPlan and
                # BackfillDetail (plan_backfill, backfill_detail), JobDefinition (jobs); only those (TYPES_ONLY).
                "scheduler.backfills", "scheduler.config"}

@@ -9,7 +9,7 @@ from textual.message import Message
 
 from scheduler.backfills import BackfillDetail
 from scheduler.engine import JobSummary, NodeView, RunBoard, RunDetail
-from scheduler.models import Attempt, Backfill, Event, QueueState, Run
+from scheduler.models import Arrival, Attempt, Backfill, Event, QueueState, Run
 
 
 class _Latest(Message):
@@ -147,3 +147,13 @@ class JobsLoaded(_Latest):
     """Every job file, valid or with its error, with its next tick and newest run."""
 
     jobs: list[JobSummary]
+
+
+@dataclass
+class LogArrivals(Message):
+    """Arrival times read for one stream, from `start` of its arrivals file up to `end`."""
+
+    key: tuple[int, int, str]
+    arrivals: list[Arrival]
+    start: int
+    end: int

@@ -21,8 +21,7 @@ from scheduler.backfills import BackfillDetail, BackfillPlan
 from scheduler.clock import Clock
 from scheduler.config import JobDefinition
 from scheduler.engine import ActionResult, JobSummary, NodeView, RunBoard, RunDetail
-from scheduler.logstore import Arrival
-from scheduler.models import Attempt, Backfill, Event, QueueState, Run
+from scheduler.models import Arrival, Attempt, Backfill, Event, QueueState, Run
 from scheduler.run_filter import RunFilter
 from scheduler.run_order import RunOrder
 

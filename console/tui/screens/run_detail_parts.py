@@ -65,7 +65,7 @@ def checkpoints_text(checkpoints: list[Checkpoint], floor: int) -> Text:
         text.append(f" {marker} ", style="bold cyan" if checkpoint.id == resume else "dim")
         text.append(f"{clock_time(checkpoint.at)}  attempt {checkpoint.attempt}  ")
         text.append(checkpoint.value, style="bold")
-        text.append(f"  (stdout byte {checkpoint.offset:,})", style="dim")
+        text.append(f"  (byte {checkpoint.offset:,})", style="dim")  # of stdout; short, so 80 columns hold a line
         if checkpoint.id == resume:
             text.append("  ← a retry resumes here", style="cyan")
         text.append("\n")

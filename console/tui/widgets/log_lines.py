@@ -5,8 +5,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 
-from scheduler.logstore import Arrival
 from scheduler.markers import CHECKPOINT_PREFIX, PROGRESS_PREFIX
+from scheduler.models import Arrival
 
 #: How marker lines show: dimmed (protocol, not output), hidden (out of the way), or shown like any line.
 MARKER_MODES = ("dimmed", "hidden", "shown")

@@ -4,14 +4,13 @@ A small log is read whole; a big one opens on its last TAIL_LINES lines, read ba
 log shows at once. While following, each poll reads only the bytes past the last offset (at most CHUNK).
 Reads run in thread workers and arrive as one LogChunk message per batch, never one call per line.
 Each line keeps the stream offset it ends at, so timestamps map it to the chunk that brought it (the log
-store's arrivals), and rows map to lines through `_rows` whenever wrapping or hidden markers break row == line.
-`W` saves the whole stream as stored (see log_save)."""
+store's arrivals), and rows map to lines through `_rows` whenever wrapping or hidden markers break row == line."""
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from dataclasses import dataclass
+from functools import lru_cache
 
 from rich.style import Style
 from rich.text import Text
@@ -23,14 +22,13 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from console.timefmt import shown
-from scheduler.logstore import Arrival, merge_arrivals
+from scheduler.models import Arrival, merge_arrivals
 
 from ..format import size_text
-from ..messages import LogChunk
+from ..messages import LogArrivals, LogChunk
 from ..ports import EnginePort, app_port
-from ..screens.prompt import PromptScreen
 from .log_lines import MARKER_MODES, arrival_of, find_matches, is_marker, split_lines, wrap_rows
-from .log_save import default_path, save_stream
+from .log_save import ask_and_save
 from .strips import blank, note_line, text_line
 
 WHOLE_LIMIT = 2 << 20
@@ -44,14 +42,10 @@ TIME_STYLE = Style(dim=True)
 NO_TIME = "-"
 
 
-@dataclass
-class LogArrivals(Message):
-    """Arrival times read for one stream, from `start` of its arrivals file up to `end`."""
-
-    key: tuple[int, int, str]
-    arrivals: list[Arrival]
-    start: int
-    end: int
+@lru_cache(maxsize=8192)
+def _clock(at: str) -> str:
+    """An arrival's time as shown: parsed and zoned once per arrival, not once per drawn row."""
+    return shown(at, "clock")
 
 
 class LogView(ScrollView, can_focus=True):
@@ -100,8 +94,6 @@ class LogView(ScrollView, can_focus=True):
         self._rows: list[tuple[int, int]] = []
         #: The line the last search jump landed on, and the set of matching lines for the matches drawn.
         self._match_line: int | None = None
-        self._match_cache: set[int] = set()
-        self._match_cache_key: tuple[int, int] | None = None
         self._generation = 0
         self._reading = False
         self._width = 0
@@ -113,7 +105,6 @@ class LogView(ScrollView, can_focus=True):
         self._arrivals_read = 0
         self._arrivals_key: tuple[int, int, str] = (0, 0, "")
         self._reading_arrivals = False
-        self._shown_times: dict[str, str] = {}
         self._prefix_width = 0
         self.markers = MARKER_MODES[0]
         self._markers_changed = False
@@ -201,7 +192,7 @@ class LogView(ScrollView, can_focus=True):
             return
         self.arrivals = merge_arrivals(self.arrivals, message.arrivals)
         self._arrival_offsets = [arrival.offset for arrival in self.arrivals]
-        widest = max(len(self._time_text(arrival.at)) for arrival in message.arrivals) + 1
+        widest = max(len(_clock(arrival.at)) for arrival in message.arrivals) + 1
         if widest > self._prefix_width:
             self._prefix_width = widest
             self._relayout()
@@ -322,12 +313,16 @@ class LogView(ScrollView, can_focus=True):
             self._to_end()
         self.post_message(self.StatusChanged())
 
-    def action_toggle_wrap(self) -> None:
-        self.wrap = not self.wrap
+    def _laid_out_again(self) -> None:
+        """After a toggle that changes rows: lay out, keep following, say so."""
         self._relayout()
         if self.follow:
             self._to_end()
         self.post_message(self.StatusChanged())
+
+    def action_toggle_wrap(self) -> None:
+        self.wrap = not self.wrap
+        self._laid_out_again()
 
     def action_toggle_timestamps(self) -> None:
         self.timestamps = not self.timestamps
@@ -335,10 +330,7 @@ class LogView(ScrollView, can_focus=True):
             if not self._prefix_width:
                 self._prefix_width = len(NO_TIME) + 1
             self._start_arrivals()
-        self._relayout()
-        if self.follow:
-            self._to_end()
-        self.post_message(self.StatusChanged())
+        self._laid_out_again()
 
     def action_cycle_markers(self) -> None:
         row = int(self.scroll_y)
@@ -358,24 +350,7 @@ class LogView(ScrollView, can_focus=True):
         if not self.attempt:
             self.notify("no attempt yet: nothing to save", severity="warning")
             return
-        source = (self.run_id, self.attempt, self.stream)
-
-        def chosen(target: str | None) -> None:
-            if target and target.strip():
-                self._save(*source, target.strip())
-
-        hint = f"save the whole {self.stream} of attempt {self.attempt} (as stored) to this file · esc: cancel"
-        self.app.push_screen(PromptScreen("save to", hint, default_path(*source)), chosen)
-
-    @work(thread=True, group="log-save")
-    def _save(self, run_id: int, attempt: int, stream: str, target: str) -> None:
-        try:
-            written, path = save_stream(self.engine, run_id, attempt, stream, target)
-        except OSError as exc:
-            self.app.call_from_thread(self.notify, f"cannot save to {target}: {exc.strerror or exc}",
-                                      severity="error")
-            return
-        self.app.call_from_thread(self.notify, f"saved {written:,} bytes to {path}")
+        ask_and_save(self, self.engine, self.run_id, self.attempt, self.stream)
 
     def action_top(self) -> None:
         self.follow = False
@@ -502,18 +477,11 @@ class LogView(ScrollView, can_focus=True):
         label = ""
         if first_row:
             at = arrival_of(self.arrivals, self._arrival_offsets, self.ends[index]) if index < len(self.ends) else None
-            label = self._time_text(at) if at else NO_TIME
+            label = _clock(at) if at else NO_TIME
         label_text = Text(label, no_wrap=True)
         label_text.stylize(TIME_STYLE)
         prefix = text_line(label_text, self.app.console, self._prefix_width)
         return Strip.join([prefix, content]).crop_extend(0, width, None)
-
-    def _time_text(self, at: str) -> str:
-        # Parsed and zoned once per arrival, not once per drawn row.
-        text = self._shown_times.get(at)
-        if text is None:
-            text = self._shown_times[at] = shown(at, "clock")
-        return text
 
     def _styled(self, index: int, content: str) -> Text:
         # Progress and checkpoint markers are protocol, not output: dimmed (by default) so the output stands out.
@@ -521,13 +489,11 @@ class LogView(ScrollView, can_focus=True):
         text = Text(content, no_wrap=True)
         if self.markers == "dimmed" and is_marker(self.lines[index]):
             text.stylize("dim")
-        if self.search and index in self._match_set():
+        if self.search and self._is_match(index):
             for match in re.finditer(re.escape(self.search), content, re.IGNORECASE):
                 text.stylize(MATCH_STYLE, match.start(), match.end())
         return text
 
-    def _match_set(self) -> set[int]:
-        if self._match_cache_key != (id(self.matches), len(self.matches)):
-            self._match_cache = set(self.matches)
-            self._match_cache_key = (id(self.matches), len(self.matches))
-        return self._match_cache
+    def _is_match(self, index: int) -> bool:
+        found = bisect_left(self.matches, index)  # matches stay in line order
+        return found < len(self.matches) and self.matches[found] == index
