@@ -245,3 +245,66 @@ async def test_each_backfill_verb_in_the_console_does_what_the_cli_does(engine, 
     assert await _backfill_state(engine, by_cli) != untouched
     assert await _backfill_state(engine, by_cli) == await _backfill_state(engine, by_console)
     assert _backfill_audit(cli_events, by_cli) == _backfill_audit(console_events, by_console)
+
+
+async def _toggle_in_overview(engine: Engine, table: str, key: str) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.screen.query_one(f"#{table}", DataTable).focus()
+        await pilot.press(key)
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen)  # undoing a pause or a drain asks nothing
+
+
+async def test_resuming_a_queue_in_the_console_does_what_sluice_resume_does(engine):
+    home = str(engine.home.root)
+    await engine.submit("hello", {})
+    for verb in ("pause", "resume", "pause"):
+        assert await asyncio.to_thread(_cli, verb, "--home", home, "default") == 0
+    by_cli = _facts(await engine.events(5), {"resume"})
+    await _toggle_in_overview(engine, "queues", "p")
+    assert not {queue.name: queue for queue in await engine.queues()}["default"].paused
+    assert _facts(await engine.events(5), {"resume"})[:1] == by_cli[:1]
+
+
+async def test_undraining_a_node_in_the_console_does_what_sluice_undrain_does(engine):
+    home = str(engine.home.root)
+    for verb in ("drain", "undrain", "drain"):
+        assert await asyncio.to_thread(_cli, verb, "--home", home, "n1") == 0
+    by_cli = _facts(await engine.events(5), {"undrain"})
+    await _toggle_in_overview(engine, "nodes", "D")
+    assert _facts(await engine.events(5), {"undrain"})[:1] == by_cli[:1]
+    assert _facts(await engine.events(5), {"drain", "undrain"})[0][0] == "undrain"
+
+
+async def test_resuming_a_backfill_in_the_console_does_what_sluice_backfill_resume_does(engine):
+    by_cli, by_console = await _two_backfills(engine)
+    home = str(engine.home.root)
+    for backfill_id in (by_cli, by_console):
+        await engine.pause_backfill(backfill_id)
+    mark = max(event.id for event in await engine.events(1))
+    assert await asyncio.to_thread(_cli, "backfill-resume", "--home", home, str(by_cli)) == 0
+    cli_events = [event for event in await engine.events(50) if event.id > mark]
+    mark = max(event.id for event in cli_events)
+    await _backfill_verb_in_console(engine, by_console, "p")
+    console_events = [event for event in await engine.events(50) if event.id > mark]
+    assert await _backfill_state(engine, by_cli) == await _backfill_state(engine, by_console)
+    assert _backfill_audit(cli_events, by_cli) == _backfill_audit(console_events, by_console)
+
+
+async def test_retrying_a_backfills_failed_partitions_in_the_console_does_what_the_cli_does(engine):
+    by_cli, by_console = await _two_backfills(engine)
+    for backfill_id in (by_cli, by_console):
+        first = sorted((await engine.backfill_detail(backfill_id)).runs, key=lambda run: run.id)[0]
+        await finish(engine, first.id, await start(engine, first.id), RunStatus.FAILED, 1)
+    mark = max(event.id for event in await engine.events(1))
+    code = await asyncio.to_thread(_cli, "backfill-retry-failed", "--home", str(engine.home.root), str(by_cli))
+    assert code == 0
+    cli_events = [event for event in await engine.events(50) if event.id > mark]
+    mark = max(event.id for event in cli_events)
+    await _backfill_verb_in_console(engine, by_console, "F", "y")
+    console_events = [event for event in await engine.events(50) if event.id > mark]
+    assert (await engine.backfill_detail(by_console)).counts.get(RunStatus.FAILED, 0) == 0
+    assert await _backfill_state(engine, by_cli) == await _backfill_state(engine, by_console)
+    assert _backfill_audit(cli_events, by_cli) == _backfill_audit(console_events, by_console)
