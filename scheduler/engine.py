@@ -254,6 +254,13 @@ class Engine:
         """Queue a new attempt of ended runs, from their latest checkpoint unless from_scratch; succeeded ones
         only when rerun_succeeded (their result says so)."""
         async with self.db.write() as conn:
+            if not rerun_succeeded:
+                # All or nothing, as `sluice retry` without --force: one succeeded run among many refuses them all.
+                runs = [await q.get_run(conn, run_id) for run_id in run_ids]
+                done = [run.id for run in runs if run is not None and run.status == RunStatus.SUCCEEDED]
+                if done:
+                    raise UsageError(f"run {', '.join(map(str, done))} already succeeded: nothing was retried "
+                                     "(run succeeded runs again on purpose: sluice retry --force, R in the console)")
             now = self.now()
             return [await retry_one(conn, run_id, now, self.actor, from_scratch, reason, rerun_succeeded)
                     for run_id in run_ids]
@@ -326,9 +333,11 @@ class Engine:
                 raise NotFound(f"run {run_id} does not exist")
             node = await q.node_state(conn, run.node) if run.status == RunStatus.RUNNING and run.node else None
             events = await q.events_for_run(conn, run_id)
+            # All of the run's activity (as `sluice activity` reads it), not only what the capped events hold.
+            activity = activity_of(await q.activity_events(conn, run_id, [kind.value for kind in ATTEMPT_ACTIVITY], None))
             return RunDetail(run, await q.attempts_for_run(conn, run_id), events,
                              await q.checkpoints_for_run(conn, run_id),
-                             (node.probe_error or node.last_error) if node else None, activity_of(events))
+                             (node.probe_error or node.last_error) if node else None, activity)
 
     async def activity(self, run_id: int, attempt: int | None = None) -> list[ActivityEntry]:
         """Every launch try, failing probe, signal, fence and end of the run's attempts (or one), oldest first."""

@@ -8,7 +8,7 @@ from test_console_support import SIZE, app_for, failed_run, settle, start, until
 from console.tui.screens.runs import RunsScreen
 from scheduler.engine import Engine
 from scheduler.run_filter import RunFilter
-from scheduler.run_order import RunOrder, SortKey
+from scheduler.run_order import NEWEST_FIRST, RunOrder, SortKey
 from scheduler.store import queries as q
 
 pytest_plugins = ("test_console_support",)
@@ -201,3 +201,13 @@ async def test_every_sorted_page_is_read_from_an_index_not_sorted_in_memory(engi
                         plan = " ".join(str(row[3]) for row in await cursor.fetchall())
                     assert "TEMP B-TREE" not in plan, (key, descending, plan)
                     assert key == SortKey.ID or "INDEX runs_" in plan, (key, descending, plan)
+
+
+async def test_the_rows_node_filter_reads_the_node_index_in_id_order(engine):
+    """`n` on a row: newest first within one node is one range of runs_node_id, not a walk of every run."""
+    await _seven_runs(engine)
+    async with engine.db.read() as conn:
+        sql, params = q.ordered_runs_sql(RunFilter(node="n1"), 50, NEWEST_FIRST, None)
+        async with conn.execute(f"EXPLAIN QUERY PLAN {sql}", params) as cursor:
+            plan = " ".join(str(row[3]) for row in await cursor.fetchall())
+    assert "runs_node_id" in plan and "TEMP B-TREE" not in plan, plan

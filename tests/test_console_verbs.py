@@ -18,7 +18,7 @@ from console.tui.screens.confirm import ConfirmScreen
 from console.tui.screens.runs import RunsScreen
 from scheduler.engine import Engine
 from scheduler.models import Event
-from scheduler.states import RunStatus
+from scheduler.states import NodeState, RunStatus
 
 pytest_plugins = ("test_console_support",)
 
@@ -186,6 +186,7 @@ async def test_draining_a_node_from_the_overview_does_what_sluice_drain_does(eng
     assert await asyncio.to_thread(_cli, "drain", "--home", home, "n1") == 0
     by_cli = _facts(await engine.events(5), {"drain"})
     assert await asyncio.to_thread(_cli, "undrain", "--home", home, "n1") == 0
+    mark = max(event.id for event in await engine.events(1))
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -195,7 +196,32 @@ async def test_draining_a_node_from_the_overview_does_what_sluice_drain_does(eng
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
         await settle(pilot)
-    assert _facts(await engine.events(5), {"drain"})[:1] == by_cli[:1]
+    by_console = _facts([event for event in await engine.events(5) if event.id > mark], {"drain"})
+    assert by_console == by_cli and len(by_cli) == 1
+    assert {node.config.name: node for node in await engine.nodes()}["n1"].status == NodeState.DRAINED
+
+
+async def test_r_on_a_failed_and_a_succeeded_run_refuses_both_as_sluice_retry_does(engine):
+    by_cli = (await _failed(engine), await _succeeded(engine))
+    by_console = (await _failed(engine), await _succeeded(engine))
+    assert await asyncio.to_thread(_cli, "retry", "--home", str(engine.home.root), *map(str, by_cli)) == 2
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.open_view("runs")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        screen.table.tagged.update(by_console)
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot)
+        notes = [str(note.message) for note in app._notifications]
+    assert any("nothing was retried" in note for note in notes), notes
+    for cli_run, console_run in zip(by_cli, by_console, strict=True):
+        assert await _run_facts(engine, cli_run) == await _run_facts(engine, console_run)
+    assert (await engine.run(by_console[0])).status == RunStatus.FAILED
 
 
 async def _two_backfills(engine: Engine) -> tuple[int, int]:

@@ -14,7 +14,7 @@ from .ports import app_port
 from .screens.base import SluiceScreen
 
 VIEWS = [
-    ("overview", "Overview: queues, nodes, service levels"),
+    ("overview", "Overview: runs by job name, queues, nodes, service levels"),
     ("runs", "Runs: every run, newest first"),
     ("runs failed", "Runs that failed"),
     ("runs running", "Runs running now"),
@@ -22,6 +22,8 @@ VIEWS = [
     ("backfills", "Backfills and their progress"),
     ("dead", "Dead letters: runs that failed for good"),
     ("events", "Events: the audit history"),
+    ("nodes", "Nodes: state, slots, last error, the runs on each; drain and undrain"),
+    ("jobs", "Jobs: definitions, schedules, last runs; submit with params, trigger now"),
 ]
 
 #: App-wide verbs that change something: a read-only console offers them no more than the screens' mutations.

@@ -404,7 +404,8 @@ def _filter_sql(run_filter: RunFilter) -> tuple[str, list[Any]]:
     if run_filter.statuses:
         clauses.append(f"status IN ({_marks(run_filter.statuses)})")
         params.extend(run_filter.statuses)
-    for column, value in (("job", run_filter.job), ("queue", run_filter.queue), ("node", run_filter.node),
+    # ifnull(node, ''): the expression runs_node_id indexes (0007), so a node filter reads one index range.
+    for column, value in (("job", run_filter.job), ("queue", run_filter.queue), ("ifnull(node, '')", run_filter.node),
                           ("backfill_id", run_filter.backfill_id)):
         if value is not None:
             clauses.append(f"{column} = ?")

@@ -176,6 +176,7 @@ class RunsScreen(RunVerbs):
 
     def action_order(self) -> None:
         self.table.toggle_order()
+        self.on_runs_table_window_changed()
 
     def action_sort(self, key: str) -> None:
         self.table.sort_by(SortKey(key))

@@ -42,7 +42,13 @@ def _as_text(value: object) -> str:
 class SubmitFormScreen(ModalScreen[int | None]):
     """Returns the new run's id once submitted; None on escape."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Submit")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "submit", "Submit"),
+        # Priority: focus moves before the rest of a typed-ahead burst arrives (as in the backfill form).
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True),
+    ]
 
     DEFAULT_CSS = """
     SubmitFormScreen { align: center middle; }

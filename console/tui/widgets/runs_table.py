@@ -109,12 +109,8 @@ class RunsTable(ScrollView, can_focus=True):
         self._fetch("top")
 
     def toggle_order(self) -> None:
-        """Newest first <-> oldest first (both keyset-paged by id); the cursor goes to the first row."""
-        self.sort = OLDEST_FIRST if self.sort == NEWEST_FIRST else NEWEST_FIRST
-        self._generation += 1
-        self.cursor_id = None
-        self.scroll_to(y=0, animate=False, immediate=True)
-        self.reload()
+        """Newest first <-> oldest first (both keyset-paged by id), the cursor staying on its run like any sort."""
+        self.set_sort(OLDEST_FIRST if self.sort == NEWEST_FIRST else NEWEST_FIRST)
 
     def sort_by(self, key: SortKey) -> None:
         """k9s's shift-letter: sort by `key`; again reverses it; a third time goes back to newest first."""
