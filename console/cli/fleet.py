@@ -6,9 +6,11 @@ import argparse
 import sys
 
 from scheduler.engine import Engine, NodeView
+from scheduler.errors import UsageError
 from scheduler.states import RunStatus
 
 from ..timefmt import shown
+from . import node_check
 from .output import EventOut, NodeOut, QueueOut
 from .results import print_json
 from .tables import print_table
@@ -30,6 +32,10 @@ async def jobs(engine: Engine, args: argparse.Namespace) -> int:
 
 
 async def nodes(engine: Engine, args: argparse.Namespace) -> int:
+    if args.check:
+        return await node_check.check(engine.node_configs(), args)
+    if args.names:
+        raise UsageError("nodes: NODE names are taken only with --check")
     views = await engine.nodes()
     if args.json:
         print_json({"nodes": [NodeOut.of(view).model_dump() for view in views]})

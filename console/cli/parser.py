@@ -234,8 +234,13 @@ def _add_run_commands(sub: Any) -> None:
 def _add_fleet_commands(sub: Any) -> None:
     p = sub.add_parser("jobs", help="job definitions, validated")
     _common(p, json_output=True)
-    p = sub.add_parser("nodes", help="worker nodes: state, slots, last error")
+    p = sub.add_parser("nodes", help="worker nodes: state, slots, last error; --check connects and checks them")
     _common(p, json_output=True)
+    p.add_argument("names", nargs="*", metavar="NODE", help="with --check: only these nodes (default all)")
+    p.add_argument("--check", action="store_true",
+                   help="connect to each node and check what a worker needs; exit 0 all passed, 1 some failed")
+    p.add_argument("--timeout", type=_interval, default=20.0,
+                   help="with --check: give each node this long, e.g. 20s (default 20)")
     for name in ("drain", "undrain"):
         p = sub.add_parser(name, help=f"{name} a node")
         _common(p)
