@@ -16,7 +16,7 @@ from ..timefmt import display_zone, zoned_clock
 from . import activity, fleet
 from . import backfills as commands_backfill
 from . import runs as commands
-from .parser import Frontend, build_parser, check_new_queue, check_text
+from .parser import Frontend, apply_global_options, build_parser, check_new_queue, check_text
 
 HANDLERS: dict[str, Callable[[Engine, argparse.Namespace], Awaitable[int]]] = {
     "submit": commands.submit, "runs": commands.runs, "show": commands.show, "logs": commands.logs,
@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None, frontends: Mapping[str, Frontend] | None
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        apply_global_options(parser, args)
         check_text(parser, args)
         check_new_queue(args)
         display_zone()  # a bad SLUICE_TZ is refused before anything runs, not at the first time shown
