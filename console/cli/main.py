@@ -13,7 +13,7 @@ from scheduler.errors import SluiceError, UsageError
 from scheduler.home import Home
 
 from ..timefmt import display_zone, zoned_clock
-from . import activity, fleet
+from . import activity, fleet, systemd
 from . import backfills as commands_backfill
 from . import runs as commands
 from .parser import Frontend, apply_global_options, build_parser, check_new_queue, check_text
@@ -48,9 +48,15 @@ async def _with_engine(args: argparse.Namespace) -> int:
         await engine.close()
 
 
+#: Commands that need no store: they print what the home's files and this installation say.
+OFFLINE: dict[str, Frontend] = {"systemd-unit": systemd.systemd_unit}
+
+
 def dispatch(args: argparse.Namespace, frontends: Mapping[str, Frontend]) -> int:
     if args.command in frontends:
         return frontends[args.command](args)
+    if args.command in OFFLINE:
+        return OFFLINE[args.command](args)
     if args.command not in HANDLERS and args.command not in ("init", "scheduler"):
         raise UsageError(f"`sluice {args.command}` is served by console.main, not by the CLI package alone")
     if args.command == "init":

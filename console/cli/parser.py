@@ -16,6 +16,7 @@ from scheduler.errors import UsageError
 from scheduler.process.settings import DEFAULT_LOST_AFTER
 
 from . import backfills as commands_backfill
+from . import systemd as commands_systemd
 
 #: A command served outside the CLI package (`console`, `demo`): it gets the parsed arguments, returns the exit code.
 Frontend = Callable[[argparse.Namespace], int]
@@ -186,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_commands(sub)
     _add_fleet_commands(sub)
     commands_backfill.add_parsers(sub, _common, _positive_int, _priority, _reason)
+    commands_systemd.add_parser(sub, _common)
     return parser
 
 
