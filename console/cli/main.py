@@ -16,6 +16,7 @@ from ..timefmt import display_zone, zoned_clock
 from . import activity, fleet, systemd
 from . import backfills as commands_backfill
 from . import runs as commands
+from .journal import ERR, is_journal, prefixed
 from .parser import Frontend, apply_global_options, build_parser, check_new_queue, check_text
 
 HANDLERS: dict[str, Callable[[Engine, argparse.Namespace], Awaitable[int]]] = {
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None, frontends: Mapping[str, Frontend] | None
         display_zone()  # a bad SLUICE_TZ is refused before anything runs, not at the first time shown
         return dispatch(args, frontends or {})
     except SluiceError as exc:
-        print(f"sluice: error: {exc}", file=sys.stderr)
+        print(prefixed(f"sluice: error: {exc}", ERR, is_journal(sys.stderr)), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
