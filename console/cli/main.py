@@ -13,7 +13,7 @@ from scheduler.errors import SluiceError, UsageError
 from scheduler.home import Home
 
 from ..timefmt import display_zone, zoned_clock
-from . import activity, fleet, systemd
+from . import activity, completion, fleet, systemd
 from . import backfills as commands_backfill
 from . import runs as commands
 from .journal import ERR, is_journal, prefixed
@@ -50,7 +50,7 @@ async def _with_engine(args: argparse.Namespace) -> int:
 
 
 #: Commands that need no store: they print what the home's files and this installation say.
-OFFLINE: dict[str, Frontend] = {"systemd-unit": systemd.systemd_unit}
+OFFLINE: dict[str, Frontend] = {"systemd-unit": systemd.systemd_unit, "completion": completion.completion}
 
 
 def dispatch(args: argparse.Namespace, frontends: Mapping[str, Frontend]) -> int:

@@ -16,6 +16,7 @@ from scheduler.errors import UsageError
 from scheduler.process.settings import DEFAULT_LOST_AFTER
 
 from . import backfills as commands_backfill
+from . import completion as commands_completion
 from . import systemd as commands_systemd
 
 #: A command served outside the CLI package (`console`, `demo`): it gets the parsed arguments, returns the exit code.
@@ -188,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fleet_commands(sub)
     commands_backfill.add_parsers(sub, _common, _positive_int, _priority, _reason)
     commands_systemd.add_parser(sub, _common)
+    commands_completion.add_parser(sub)
     return parser
 
 
