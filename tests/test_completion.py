@@ -194,15 +194,63 @@ def test_the_helper_reads_the_store_without_changing_it(home: Home) -> None:
     assert {path.name: path.stat().st_mtime_ns for path in home.root.iterdir()} == before
 
 
-def test_zsh_script_is_printed_and_parses_where_zsh_is_installed(tmp_path: Path) -> None:
+#: Types a line into a real interactive zsh with the script loaded, presses Tab, and writes the line as it is
+#: then ($1 the script, $2 the line, $3 the file).
+ZSH_DRIVER = r"""
+zmodload zsh/zpty
+zpty z 'zsh -f -i'
+zpty -w z "autoload -Uz compinit; compinit -u -D; source ${(q)1}; _dump() { print -r -- \"\$BUFFER\" > ${(q)3}; }; zle -N _dump; bindkey '^T' _dump"
+zpty -w -n z "$2"$'\t\C-t'
+for i in {1..600}; do [[ -s $3 ]] && break; sleep 0.1; done
+zpty -d z
+"""
+
+
+def zsh() -> str:
+    path = shutil.which("zsh")
+    if path is None:
+        if os.environ.get("SLUICE_REQUIRE_SSHD"):  # CI installs zsh (.ci/run): the check must run there
+            pytest.fail("zsh is not installed")
+        pytest.skip("zsh is not installed")
+    return path
+
+
+def zsh_complete(env: dict[str, str], tmp_path: Path, line: str) -> str:
+    """The line after one Tab in a real zsh with `sluice completion zsh` loaded."""
+    script = tmp_path / "sluice.zsh"
+    script.write_text(subprocess.run(["sluice", "completion", "zsh"], capture_output=True, text=True, env=env,
+                                     timeout=60, check=True).stdout)
+    driver = tmp_path / "driver.zsh"
+    driver.write_text(ZSH_DRIVER)
+    buffer = tmp_path / "buffer"
+    buffer.unlink(missing_ok=True)
+    subprocess.run([zsh(), "-f", str(driver), str(script), line, str(buffer)], env=env, timeout=120,
+                   capture_output=True)
+    return buffer.read_text().rstrip("\n") if buffer.exists() else ""
+
+
+def test_zsh_script_parses(tmp_path: Path) -> None:
     result = sluice("completion", "zsh")
     assert result.returncode == 0 and "compdef _sluice_zsh sluice" in result.stdout
-    zsh = shutil.which("zsh")
-    if zsh is None:
-        pytest.skip("zsh is not installed: the script's shared part is the one the bash tests run")
     script = tmp_path / "sluice.zsh"
     script.write_text(result.stdout)
-    assert subprocess.run([zsh, "-n", str(script)], capture_output=True, timeout=60).returncode == 0
+    assert subprocess.run([zsh(), "-n", str(script)], capture_output=True, timeout=60).returncode == 0
+
+
+def test_zsh_completes_commands_and_names(bash_env: dict[str, str], home: Home, tmp_path: Path) -> None:
+    at = f"sluice --home {home.root}"
+    assert zsh_complete(bash_env, tmp_path, "sluice dra") == "sluice drain "
+    assert zsh_complete(bash_env, tmp_path, f"{at} submit he") == f"{at} submit hello "
+    assert zsh_complete(bash_env, tmp_path, f"{at} drain gp") == f"{at} drain gpu-02 "
+    assert zsh_complete(bash_env, tmp_path, f"{at} pause rep") == f"{at} pause reports "
+    assert zsh_complete(bash_env, tmp_path, f"{at} backfill-show ") == f"{at} backfill-show 1 "
+    assert zsh_complete(bash_env, tmp_path, "sluice backfill --order new") == "sluice backfill --order newest-first "
+
+
+def test_zsh_completes_the_home_folder(bash_env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "homes" / "alpha").mkdir(parents=True)
+    line = zsh_complete(bash_env, tmp_path, f"sluice --home {tmp_path}/homes/al")
+    assert line == f"sluice --home {tmp_path}/homes/alpha/"
 
 
 def test_an_unknown_shell_is_refused() -> None:

@@ -133,7 +133,7 @@ _sluice_complete_words() {  # sets _sluice_kind (words, dirs or files) and _slui
           i=$((i + 1))
           [ "${COMP_WORDS[$i]}" = "=" ] && [ "$i" -lt "$COMP_CWORD" ] && i=$((i + 1))
         fi;;
-      =)  # the rest of a NAME=VALUE that bash split at the `=`: part of the word before it
+      "=")  # the rest of a NAME=VALUE that bash split at the `=`: part of the word before it
         [ $((i + 1)) -lt "$COMP_CWORD" ] && i=$((i + 1));;
       *) if [ -z "$command" ]; then command="$word"; else count=$((count + 1)); fi;;
     esac
@@ -154,7 +154,7 @@ _sluice_complete_words() {  # sets _sluice_kind (words, dirs or files) and _slui
   fi
   case "$kind" in
     dirs|files) _sluice_kind="$kind";;
-    =*) _sluice_words="${kind#=}";;
+    "="*) _sluice_words="${kind#=}";;  # quoted: a bare =word is a command's path in zsh
     "") ;;
     *) _sluice_words=$(_sluice_names "$kind");;
   esac
@@ -177,17 +177,21 @@ complete -F _sluice sluice
 '''
 
 _ZSH = r'''
-_sluice_zsh() {
+_sluice_zsh_words() {  # the shared part, in the bash-like options it is written for
   setopt localoptions ksh_arrays sh_word_split
-  local -a COMP_WORDS candidates
-  local COMP_CWORD _sluice_kind _sluice_words
   COMP_WORDS=("${words[@]}")
   COMP_CWORD=$((CURRENT - 1))
   _sluice_complete_words
+}
+
+_sluice_zsh() {
+  local -a COMP_WORDS candidates
+  local COMP_CWORD _sluice_kind _sluice_words
+  _sluice_zsh_words
   case "$_sluice_kind" in
     dirs) _files -/;;
     files) _files;;
-    *) candidates=($_sluice_words); compadd -a candidates;;
+    *) candidates=(${=_sluice_words}); compadd -a candidates;;
   esac
 }
 compdef _sluice_zsh sluice
