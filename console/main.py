@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scheduler.home import Home
 
-from .cli.main import main as cli_main
-from .cli.parser import Frontend
+if TYPE_CHECKING:  # only the type: importing the parser costs a shell's tab press its speed
+    from .cli.parser import Frontend
 
 
 def _console(args: argparse.Namespace) -> int:
@@ -33,6 +34,13 @@ FRONTENDS: dict[str, Frontend] = {"console": _console, "demo": _demo}
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    if words[:1] == ["__complete"]:  # shell completion: names only, before the engine and argparse are loaded
+        from .cli.complete_names import main as complete_names
+
+        return complete_names(words[1:])
+    from .cli.main import main as cli_main
+
     return cli_main(argv, FRONTENDS)
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import signal
 import sqlite3
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,13 +29,21 @@ def expected_log(lines: int) -> bytes:
     return b"".join(f"line {i} of {lines}\n".encode() for i in range(1, lines + 1)) + b"done\n"
 
 
+def _unit_command(home: SluiceHome) -> list[str]:
+    """The scheduler's command line as the systemd unit starts it: the ExecStart of `sluice systemd-unit`."""
+    unit = subprocess.run([sys.executable, "-m", "console.main", "systemd-unit", "--home", str(home.home.root)],
+                          capture_output=True, text=True, check=True, timeout=60).stdout
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    return shlex.split(exec_start.removeprefix("ExecStart=").replace("%%", "%"))
+
+
 async def _start_scheduler_process(home: SluiceHome) -> asyncio.subprocess.Process:
+    """The scheduler started as its systemd unit starts it (and stopped as the unit stops it: SIGTERM to it alone)."""
     log_path = home.root / "scheduler.log"
     started = _starts(home) + 1
     with open(log_path, "ab") as log:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "console.main", "scheduler", "--home", str(home.home.root), "--poll-interval", "0.2",
-            stdout=asyncio.subprocess.DEVNULL, stderr=log)
+            *_unit_command(home), "--poll-interval", "0.2", stdout=asyncio.subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 60
     while _starts(home) < started:  # up once its start is committed, however slow the machine is
         assert process.returncode is None, log_path.read_text()

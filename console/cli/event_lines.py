@@ -1,7 +1,8 @@
 """Events as terminal lines, one per event (time, kind, run, change, detail), printed as they are committed.
 
 The foreground `sluice scheduler` and the headless demo print the same lines. Plain text unless the stream is a
-terminal and NO_COLOR is unset, so journald and log files get no escape codes.
+terminal and NO_COLOR is unset, so journald and log files get no escape codes; on the journal stream each line
+starts with its level (`<3>` a dead letter, `<4>` node trouble, `<6>` the rest), see journal.py.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from scheduler.models import Event
 from scheduler.states import DEAD_LETTERS, EventKind, RunStatus
 
 from ..timefmt import shown
+from . import journal
 
 _RED, _GREEN, _YELLOW, _RESET = "\x1b[31m", "\x1b[32m", "\x1b[33m", "\x1b[0m"
 #: Events about infrastructure trouble, shown red like a failed run.
@@ -50,6 +52,21 @@ def _color_of(event: Event) -> str | None:
     return None
 
 
+#: Trouble that stops work until someone acts, recorded by journald as an error (a dead letter is one too).
+_ERRORS = frozenset({EventKind.SCHEDULER_ERROR, EventKind.CONFIG_ERROR})
+
+
+def event_priority(event: Event) -> int:
+    """The journal level of an event: what needs attention stands out, as it does in colour."""
+    if event.new_status in DEAD_LETTERS or event.kind in _ERRORS:
+        return journal.ERR
+    if event.kind in _TROUBLE:
+        return journal.WARNING
+    if event.new_status == RunStatus.CANCELLED:
+        return journal.NOTICE
+    return journal.INFO
+
+
 def event_line(event: Event, color: bool = False) -> str:
     """`2026-12-02 14:57:29 UTC attempt_ended     run 7     running -> succeeded  exit 0`, without a newline."""
     at = shown(event.at, "full")  # the operator's zone, marked, as every other time the CLI prints
@@ -78,6 +95,7 @@ class EventPrinter:
         self.last_id = after_id
         self.keep = keep
         self.color = wants_color(stream)
+        self.journal = journal.is_journal(stream)
 
     @classmethod
     async def from_now(
@@ -92,7 +110,8 @@ class EventPrinter:
         while events := await self.engine.events_after(self.last_id):
             for event in events:
                 if self.keep(event):
-                    print(event_line(event, self.color), file=self.stream)
+                    line = journal.prefixed(event_line(event, self.color), event_priority(event), self.journal)
+                    print(line, file=self.stream)
             self.last_id = events[-1].id
         self.stream.flush()
 

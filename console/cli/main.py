@@ -13,10 +13,11 @@ from scheduler.errors import SluiceError, UsageError
 from scheduler.home import Home
 
 from ..timefmt import display_zone, zoned_clock
-from . import activity, fleet
+from . import activity, completion, fleet, systemd
 from . import backfills as commands_backfill
 from . import runs as commands
-from .parser import Frontend, build_parser, check_new_queue, check_text
+from .journal import ERR, is_journal, prefixed
+from .parser import Frontend, apply_global_options, build_parser, check_new_queue, check_text
 
 HANDLERS: dict[str, Callable[[Engine, argparse.Namespace], Awaitable[int]]] = {
     "submit": commands.submit, "runs": commands.runs, "show": commands.show, "logs": commands.logs,
@@ -48,9 +49,15 @@ async def _with_engine(args: argparse.Namespace) -> int:
         await engine.close()
 
 
+#: Commands that need no store: they print what the home's files and this installation say.
+OFFLINE: dict[str, Frontend] = {"systemd-unit": systemd.systemd_unit, "completion": completion.completion}
+
+
 def dispatch(args: argparse.Namespace, frontends: Mapping[str, Frontend]) -> int:
     if args.command in frontends:
         return frontends[args.command](args)
+    if args.command in OFFLINE:
+        return OFFLINE[args.command](args)
     if args.command not in HANDLERS and args.command not in ("init", "scheduler"):
         raise UsageError(f"`sluice {args.command}` is served by console.main, not by the CLI package alone")
     if args.command == "init":
@@ -70,12 +77,13 @@ def main(argv: list[str] | None = None, frontends: Mapping[str, Frontend] | None
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        apply_global_options(parser, args)
         check_text(parser, args)
         check_new_queue(args)
         display_zone()  # a bad SLUICE_TZ is refused before anything runs, not at the first time shown
         return dispatch(args, frontends or {})
     except SluiceError as exc:
-        print(f"sluice: error: {exc}", file=sys.stderr)
+        print(prefixed(f"sluice: error: {exc}", ERR, is_journal(sys.stderr)), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import unicodedata
@@ -15,6 +16,8 @@ from scheduler.errors import UsageError
 from scheduler.process.settings import DEFAULT_LOST_AFTER
 
 from . import backfills as commands_backfill
+from . import completion as commands_completion
+from . import systemd as commands_systemd
 
 #: A command served outside the CLI package (`console`, `demo`): it gets the parsed arguments, returns the exit code.
 Frontend = Callable[[argparse.Namespace], int]
@@ -142,13 +145,51 @@ def check_text(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
                 raise UsageError(f"{name} {word!r}: not valid UTF-8 text") from None
 
 
+#: Options every command that has them takes before the command as well as after it: (flag, dest of the value
+#: given before). The value given before lands in its own dest, as a subparser would overwrite a shared one.
+GLOBAL_OPTIONS = (("--home", "global_home"), ("--jobs", "global_jobs"))
+
+
+def _add_global_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--home", dest="global_home", metavar="HOME",
+                        help="state home (default $SLUICE_HOME or ~/.local/state/sluice); also after the command")
+    parser.add_argument("--jobs", dest="global_jobs", metavar="JOBS",
+                        help="jobs folder (default HOME/jobs); also after the command")
+
+
+def _same_path(raw: str) -> str:
+    return os.path.abspath(os.path.expanduser(raw))
+
+
+def apply_global_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Move a global option given before the command to the command's own; two different values are refused."""
+    # argparse has no public way to list a parser's arguments; _actions is what its own help formatter reads.
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[args.command]
+    takes = {option for action in sub._actions for option in action.option_strings}
+    for flag, dest in GLOBAL_OPTIONS:
+        before = getattr(args, dest, None)
+        delattr(args, dest)
+        if before is None:
+            continue
+        if flag not in takes:
+            raise UsageError(f"{flag}: `sluice {args.command}` takes no {flag}")
+        after = getattr(args, flag[2:])
+        if after is not None and _same_path(after) != _same_path(before):
+            raise UsageError(f"{flag} given twice with different values: {before!r} before the command, "
+                             f"{after!r} after it; give one")
+        setattr(args, flag[2:], before)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sluice", description="Run batch jobs on a fleet over SSH, durably.")
+    _add_global_options(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     _add_process_commands(sub)
     _add_run_commands(sub)
     _add_fleet_commands(sub)
     commands_backfill.add_parsers(sub, _common, _positive_int, _priority, _reason)
+    commands_systemd.add_parser(sub, _common)
+    commands_completion.add_parser(sub)
     return parser
 
 

@@ -18,6 +18,7 @@ from scheduler.process.loop import Scheduler
 from scheduler.process.settings import SchedulerSettings
 from scheduler.ssh.executor import SshExecutor
 
+from . import journal
 from .event_lines import EventPrinter
 
 
@@ -27,14 +28,13 @@ def run_scheduler(home: Home, poll_interval: float, node_lost_after: float, rete
     nodes = load_nodes(home.nodes_file)
     jobs = load_jobs(home.jobs_dir)  # refuse to start on an invalid job file: exit 2 naming it
     _refuse_if_running(home)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    logging.getLogger("asyncssh").setLevel(logging.WARNING)  # it logs every channel at INFO
-    print(f"sluice scheduler: home {home.root}, {len(nodes)} nodes, {len(jobs)} jobs; "
-          f"polls every {format_duration(poll_interval)}, nodes lost after {format_duration(node_lost_after)}, "
-          f"attempt folders kept {format_duration(retention)}; "
-          "SIGTERM or Ctrl-C stops dispatching (jobs keep running on the workers)", file=sys.stderr)
+    _log_to_stderr()
+    _say(f"sluice scheduler: home {home.root}, {len(nodes)} nodes, {len(jobs)} jobs; "
+         f"polls every {format_duration(poll_interval)}, nodes lost after {format_duration(node_lost_after)}, "
+         f"attempt folders kept {format_duration(retention)}; "
+         "SIGTERM or Ctrl-C stops dispatching (jobs keep running on the workers)")
     if not nodes:
-        print(f"sluice scheduler: warning: no nodes in {home.nodes_file}; runs will wait", file=sys.stderr)
+        _say(f"sluice scheduler: warning: no nodes in {home.nodes_file}; runs will wait", journal.WARNING)
     settings = SchedulerSettings(poll_interval=poll_interval, node_lost_after=node_lost_after, retention=retention)
     loop = asyncio.new_event_loop()
     try:
@@ -47,6 +47,22 @@ def run_scheduler(home: Home, poll_interval: float, node_lost_after: float, rete
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+def _say(text: str, priority: int = journal.INFO) -> None:
+    """One line of the scheduler's own on stderr, at its journal level."""
+    print(journal.prefixed(text, priority, journal.is_journal(sys.stderr)), file=sys.stderr, flush=True)
+
+
+def _log_to_stderr() -> None:
+    """Library and scheduler log records on stderr; on the journal without our time (it keeps its own) and marked."""
+    handler = logging.StreamHandler(sys.stderr)
+    if journal.is_journal(sys.stderr):
+        handler.setFormatter(journal.JournalFormatter("%(name)s %(levelname)s %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)  # it logs every channel at INFO
 
 
 def _refuse_if_running(home: Home) -> None:
@@ -72,4 +88,4 @@ async def _serve(home: Home, nodes: list[NodeConfig], settings: SchedulerSetting
         finally:
             printed.set()  # print what is left, its `scheduler_stopped` line included
             await follower
-    print("sluice scheduler: stopped; running jobs were left running and will be re-attached", file=sys.stderr)
+    _say("sluice scheduler: stopped; running jobs were left running and will be re-attached")
